@@ -1,0 +1,44 @@
+# Two commands matter on a fresh clone: `make train` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# CI sets TORCH_SPEC=torch==2.13.0 to take the CPU build; users get the normal range from pyproject.toml.
+TORCH_SPEC ?=
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install train test test-fast lint format mlflow tensorboard bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_SPEC),$(BIN)/pip install -q "$(TORCH_SPEC)")
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: install
+	$(BIN)/python main.py fit --config configs/digits.yaml
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+mlflow: install
+	PATH="$(abspath $(BIN)):$$PATH" ./scripts/run_mlflow.sh
+
+tensorboard: install
+	PATH="$(abspath $(BIN)):$$PATH" ./scripts/run_tensorboard.sh
+
+bench: install
+	$(BIN)/python scripts/bench.py

@@ -1,0 +1,1 @@
+"""A PyTorch Lightning training template: LightningCLI, run directories, MLflow and TensorBoard."""

@@ -1,0 +1,114 @@
+"""``run_info.json``: what ran, where, with what, and how it ended."""
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+PACKAGES = ("torch", "lightning", "torchmetrics", "jsonargparse", "mlflow", "tensorboard", "schedulefree",
+            "lion-pytorch", "rich", "numpy")
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class RunInfoWriter(Callback):
+    """Writes ``run_info.json`` at fit start and again when the run ends (finished, failed or interrupted).
+
+    A resumed run keeps the original start time and appends to ``resumes``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.info: dict[str, Any] = {}
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.info, indent=2, default=str) + "\n")
+        os.replace(tmp, self.path)
+
+    @rank_zero_only
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        previous = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        status = _git("status", "--porcelain")
+        now = _now()
+        self.info = {
+            "command": [sys.executable, *sys.argv],
+            "cwd": os.getcwd(),
+            "git_commit": _git("rev-parse", "HEAD"),
+            "git_dirty": None if status is None else bool(status),
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+            "versions": _versions(),
+            "accelerator": type(trainer.accelerator).__name__,
+            "devices": trainer.num_devices,
+            "num_nodes": trainer.num_nodes,
+            "world_size": trainer.world_size,
+            "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            "precision": str(trainer.precision),
+            "mlflow_run_id": self._mlflow_run_id(trainer) or previous.get("mlflow_run_id"),
+            "start_time": previous.get("start_time", now),
+            "resumes": [*previous.get("resumes", []), now] if previous else [],
+            "end_time": None,
+            "status": "running",
+        }
+        self._write()
+
+    @staticmethod
+    def _mlflow_run_id(trainer: Trainer) -> str | None:
+        for logger in trainer.loggers:
+            run_id = getattr(logger, "known_run_id", None)
+            if run_id:
+                return run_id
+        return None
+
+    def _finish(self, trainer: Trainer, status: str) -> None:
+        if not self.info or self.info.get("status") != "running":
+            return
+        self.info.update(
+            status=status,
+            end_time=_now(),
+            global_step=trainer.global_step,
+            epoch=trainer.current_epoch,
+            mlflow_run_id=self._mlflow_run_id(trainer) or self.info.get("mlflow_run_id"),
+        )
+        self._write()
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._finish(trainer, "interrupted" if trainer.interrupted else "finished")
+
+    @rank_zero_only
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        interrupted = isinstance(exception, KeyboardInterrupt) or trainer.interrupted
+        self._finish(trainer, "interrupted" if interrupted else "failed")

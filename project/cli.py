@@ -1,0 +1,199 @@
+"""The command line: LightningCLI with run directories, resume from a run's config, and default loggers.
+
+``python main.py fit|validate|test|predict --config CONFIG.yaml [--key=value ...]``
+"""
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import ArgsType, LightningCLI, LightningArgumentParser
+from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+# Imported for their side effect: their classes resolve by short name (`class_path: ResNet`).
+import project.data
+import project.evaluation
+import project.loggers
+import project.nets
+import project.optim  # noqa: F401
+from project.callbacks.run_info import RunInfoWriter
+from project.config_tree import class_of, flatten, short_name
+from project.data.base import BaseDataModule
+from project.launch import shared_value
+from project.module import SupervisedModule
+from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
+
+DEFAULT_LOGGERS = [
+    {"class_path": "project.loggers.RunMLFlowLogger"},
+    {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "."}},
+]
+
+
+class TemplateCLI(LightningCLI):
+    """LightningCLI whose runs live in run directories (see ``project.run_dir``)."""
+
+    def __init__(self, args: ArgsType = None, run: bool = True) -> None:
+        self.run_dir: RunDir | None = None
+        self.created_run_dir = False
+        self.resuming = False
+        super().__init__(
+            SupervisedModule,
+            BaseDataModule,
+            subclass_mode_data=True,
+            # The run dir, not the first logger's log_dir, gets config.yaml (see `write_config`).
+            save_config_callback=None,
+            auto_configure_optimizers=False,
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_class_arguments(RunOptions, "run")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        super().parse_arguments(parser, args)
+        cfg = self.config.get(self.config.get("subcommand") or "", self.config)
+        if cfg.get("seed_everything") in (True, None):
+            # Lightning would take 0 for `true`; draw a seed instead (rank 0's, on every rank) and record it.
+            cfg.seed_everything = int(shared_value("seed", lambda: str(random.randint(0, 2**31 - 1))))
+
+    # --- before the classes exist: choose the run dir and point every output at it ---------------------
+
+    def before_instantiate_classes(self) -> None:
+        cfg = self.config[self.subcommand]
+        options = RunOptions(**cfg.run.as_dict())
+        source = next(
+            (run for path in reversed(cfg.get("config") or []) if (run := RunDir.containing(str(path)))), None
+        )
+        ckpt_path = cfg.get("ckpt_path")
+        if self.subcommand == "fit":
+            if source is not None and ckpt_path is None:
+                self.run_dir = source
+                if source.last_checkpoint.is_file():
+                    cfg.ckpt_path = str(source.last_checkpoint)
+                    self.resuming = True
+        else:
+            if ckpt_path in ("best", "last") and source is not None:
+                cfg.ckpt_path = str(source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint)
+            elif ckpt_path not in (None, "best", "last", "hpc", "registry"):
+                source = RunDir.containing(ckpt_path) or source
+            self.run_dir = source
+        if self.run_dir is None:
+            self.run_dir = new_run_dir(options, short_name(cfg.data), net_name(cfg.model.net))
+            self.created_run_dir = is_global_zero()
+        # What config.yaml will hold: enough to resume; run-dependent paths are filled in on every start.
+        self.saved_config = cfg.clone()
+        self.saved_config.ckpt_path = None
+        self.point_outputs_at_run_dir(cfg, options)
+
+    def point_outputs_at_run_dir(self, cfg: Namespace, options: RunOptions) -> None:
+        """Fill in the run-dependent paths (kept out of the saved config, which is written before this)."""
+        run = self.run_dir
+        cfg.trainer.default_root_dir = str(run.path)
+        loggers = cfg.trainer.logger
+        if loggers in (None, True):
+            loggers = cfg.trainer.logger = [Namespace(d) for d in DEFAULT_LOGGERS]
+            for logger in loggers:
+                logger.init_args = Namespace(logger.get("init_args") or {})
+        elif isinstance(loggers, Namespace):
+            loggers = [loggers]
+        elif loggers is False:
+            loggers = []
+        for logger in loggers:
+            cls, args = class_of(logger), logger.init_args
+            if issubclass(cls, TensorBoardLogger):
+                args.update(Namespace(save_dir=str(run.path), name="", version="tensorboard"))
+                args.default_hp_metric = False
+            elif issubclass(cls, MLFlowLogger):
+                self.point_mlflow_at_run(args, cfg, options)
+
+    def point_mlflow_at_run(self, args: Namespace, cfg: Namespace, options: RunOptions) -> None:
+        import os
+
+        root = Path(options.root).resolve()
+        if not args.get("tracking_uri") and not os.environ.get("MLFLOW_TRACKING_URI"):
+            args.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+        if args.get("experiment_name") in (None, "lightning_logs", "default"):
+            args.experiment_name = short_name(cfg.data)
+        if not args.get("artifact_location"):
+            args.artifact_location = str(root / "mlartifacts")
+        args.run_name = args.get("run_name") or self.run_dir.path.name
+        if not args.get("run_id"):
+            args.run_id = previous_mlflow_run_id(self.run_dir)
+
+    # --- after the classes exist: last checks, then create the run dir's contents ------------------------
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except BaseException:
+            self.remove_unused_run_dir()
+            raise
+
+    def after_instantiate_classes(self) -> None:
+        for callback in self.trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(self.run_dir.checkpoints)
+        if self.subcommand == "fit":
+            self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
+
+    def remove_unused_run_dir(self) -> None:
+        """A command that fails before training leaves no run dir behind."""
+        if self.created_run_dir and self.run_dir is not None and self.run_dir.path.is_dir():
+            shutil.rmtree(self.run_dir.path, ignore_errors=True)
+
+    def before_fit(self) -> None:
+        if self.resuming:
+            rank_zero_info(f"Resuming from {self.config.fit.ckpt_path}")
+        if is_global_zero():
+            self.write_config()
+            if not self.resuming:
+                params = flatten(self.config_dump_for_run())
+                for logger in self.trainer.loggers:
+                    logger.log_hyperparams(params)
+
+    def config_dump_for_run(self) -> dict[str, Any]:
+        import yaml
+
+        return yaml.safe_load(self.dump_config_text())
+
+    def dump_config_text(self) -> str:
+        return self._parser(self.subcommand).dump(self.saved_config, skip_none=False)
+
+    def write_config(self) -> None:
+        self.run_dir.config.write_text(self.dump_config_text())
+
+    def after_fit(self) -> None:
+        options = RunOptions(**self.config.fit.run.as_dict())
+        if not options.test_after_fit or self.trainer.interrupted:
+            return
+        best = self.trainer.checkpoint_callback
+        ckpt = "best" if best is not None and getattr(best, "best_model_path", "") else None
+        if ckpt is None and best is not None and best.last_model_path:
+            ckpt = best.last_model_path
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
+
+
+def net_name(net: Namespace) -> str:
+    """``resnet18``, ``simplecnn``...: the net's class name, with the depth for ResNets."""
+    name = short_name(net)
+    depth = (net.get("init_args") or Namespace()).get("depth")
+    return f"{name}{depth}" if depth else name
+
+
+def previous_mlflow_run_id(run: RunDir) -> str | None:
+    import json
+
+    if not run.info.is_file():
+        return None
+    return json.loads(run.info.read_text()).get("mlflow_run_id")
+
+
+def cli_main(args: ArgsType = None) -> None:
+    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests call ``cli_main(["fit", ...])``)."""
+    TemplateCLI(args=args)
+

@@ -1,0 +1,50 @@
+"""The handwritten digits that scikit-learn ships: 1,797 grey 8x8 images of 10 classes, no download."""
+
+import torch
+from torch.utils.data import TensorDataset
+
+from project.data.base import BaseDataModule, seeded_split, subsets
+
+
+class Digits(BaseDataModule):
+    """scikit-learn's ``load_digits`` as ``(1, 8, 8)`` tensors scaled to [0, 1], split train/val/test."""
+
+    def __init__(
+        self,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        split_seed: int = 42,
+        batch_size: int = 32,
+        num_workers: int | None = 0,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        prefetch_factor: int | None = 2,
+        drop_last: bool = False,
+    ) -> None:
+        """Configure the split and the loaders.
+
+        Args:
+            val_fraction: Share of the 1,797 images held out for validation.
+            test_fraction: Share held out for testing.
+            split_seed: Seed of the split; independent of ``seed_everything`` so runs compare on the same data.
+            batch_size: Samples per batch on each device.
+            num_workers: Loader worker processes (the data is in memory: 0 is fastest).
+            pin_memory: Page-locked host memory; ``null`` means only when CUDA is available.
+            persistent_workers: Keep workers alive between epochs (only with ``num_workers > 0``).
+            prefetch_factor: Batches each worker loads ahead (only with ``num_workers > 0``).
+            drop_last: Drop the last incomplete training batch.
+        """
+        super().__init__(batch_size, num_workers, pin_memory, persistent_workers, prefetch_factor, drop_last)
+        self.fractions = (val_fraction, test_fraction)
+        self.split_seed = split_seed
+        self.num_classes = 10
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        from sklearn.datasets import load_digits
+
+        images, targets = load_digits(return_X_y=True)
+        x = torch.tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
+        y = torch.tensor(targets, dtype=torch.long)
+        self.splits = subsets(TensorDataset(x, y), seeded_split(len(y), self.fractions, self.split_seed))

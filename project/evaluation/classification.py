@@ -1,0 +1,80 @@
+"""Classification metrics of the guide: accuracy, F1, precision, recall (torchmetrics)."""
+
+from typing import Literal
+
+import torch
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from project.evaluation.evaluator import Evaluator
+
+METRICS = {
+    "accuracy": MulticlassAccuracy,
+    "f1_score": MulticlassF1Score,
+    "precision": MulticlassPrecision,
+    "recall": MulticlassRecall,
+}
+"""Metric names ``metrics`` accepts; accuracy is micro-averaged (the share of correct predictions)."""
+
+
+class ClassificationEvaluator(Evaluator):
+    """Multiclass metrics over logits; ``predict`` gives softmax probabilities."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        metrics: list[str] | None = None,
+        average: Literal["macro", "micro", "weighted"] = "macro",
+        top_k: int = 1,
+        save_predictions: bool = False,
+    ) -> None:
+        """Choose the metrics.
+
+        Args:
+            num_classes: Number of classes; must match the net's outputs.
+            metrics: Any of ``accuracy``, ``f1_score``, ``precision``, ``recall``; all four when not given.
+            average: How F1, precision and recall combine classes: ``macro`` (unweighted mean), ``micro``
+                (global counts) or ``weighted`` (by support).
+            top_k: A prediction counts as right when the target is among the ``top_k`` highest scores.
+            save_predictions: Write per-sample predictions to ``RUN/predictions/<stage>.csv``.
+        """
+        super().__init__(save_predictions)
+        names = list(metrics) if metrics is not None else list(METRICS)
+        unknown = [name for name in names if name not in METRICS]
+        if unknown:
+            raise ValueError(
+                f"model.evaluator.metrics: unknown metric {', '.join(unknown)}; known: {', '.join(METRICS)}"
+            )
+        self.num_classes = num_classes
+        self.metrics = MetricCollection(
+            {
+                name: METRICS[name](
+                    num_classes=num_classes, average="micro" if name == "accuracy" else average, top_k=top_k
+                )
+                for name in names
+            }
+        )
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self.metrics.keys())
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.metrics.update(outputs.float(), targets)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return dict(self.metrics.compute())
+
+    def reset(self) -> None:
+        self.metrics.reset()
+
+    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.float().softmax(dim=-1)
+
+    def decide(self, predictions: torch.Tensor) -> torch.Tensor:
+        return predictions.argmax(dim=-1)

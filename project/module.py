@@ -1,0 +1,144 @@
+"""The LightningModule: a net, an optimizer factory, an optional schedule, a loss and an evaluator."""
+
+from typing import Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from project.evaluation.evaluator import Evaluator
+
+
+class SupervisedModule(LightningModule):
+    """Supervised training of ``net`` on ``(input, target[, index])`` batches.
+
+    Logs ``train/loss`` per step, ``val/loss`` and ``test/loss`` per epoch, and the evaluator's results as
+    ``val/<name>`` and ``test/<name>``; ``predict`` returns the evaluator's view of the outputs (class
+    probabilities for a classifier).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerCallable,
+        scheduler: LRSchedulerCallable | None = None,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
+        loss: nn.Module | None = None,
+        evaluator: Evaluator | None = None,
+        no_weight_decay_on_bias_and_norm: bool = True,
+        compile: bool = False,
+        compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default",
+        gradient_checkpointing: bool = False,
+    ) -> None:
+        """Assemble the model.
+
+        Args:
+            net: The network, e.g. ``{class_path: ResNet, init_args: {depth: 18}}`` or any ``nn.Module``
+                by import path.
+            optimizer: Optimizer class and arguments, e.g. ``{class_path: AdamW, init_args: {lr: 0.001}}``;
+                called with the parameter groups.
+            scheduler: Learning-rate schedule, called with the optimizer; ``null`` keeps the rate constant.
+            scheduler_interval: Step the schedule once per ``epoch`` or once per optimizer ``step``.
+            loss: Loss taking ``(outputs, targets)``; cross entropy when not given.
+            evaluator: Metrics over validation and test batches, e.g. ``ClassificationEvaluator``.
+            no_weight_decay_on_bias_and_norm: Put biases and normalisation weights in a parameter group with
+                ``weight_decay: 0``.
+            compile: Compile the net with ``torch.compile`` (checkpoints keep the uncompiled key names).
+            compile_mode: ``torch.compile`` mode: ``default``, ``reduce-overhead`` or ``max-autotune``.
+            gradient_checkpointing: Recompute the net's block activations in backward (nets with a
+                ``gradient_checkpointing`` attribute, as the built-in ones).
+        """
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.loss = loss if loss is not None else nn.CrossEntropyLoss()
+        self.evaluator = evaluator if evaluator is not None else Evaluator()
+        self.no_weight_decay_on_bias_and_norm = no_weight_decay_on_bias_and_norm
+        self.compile_net = compile
+        self.compile_mode = compile_mode
+        if gradient_checkpointing:
+            if not hasattr(net, "gradient_checkpointing"):
+                raise ValueError(
+                    f"model.gradient_checkpointing: {type(net).__name__} has no `gradient_checkpointing` attribute"
+                )
+            net.gradient_checkpointing = True
+        # Held outside the module tree so state-dict keys stay free of the `_orig_mod.` prefix.
+        object.__setattr__(self, "_compiled_net", None)
+
+    def setup(self, stage: str) -> None:
+        if self.compile_net and self._compiled_net is None:
+            object.__setattr__(self, "_compiled_net", torch.compile(self.net, mode=self.compile_mode))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net = self._compiled_net if self._compiled_net is not None else self.net
+        return net(x)
+
+    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+        x, y = batch[0], batch[1]
+        loss = self.loss(self(x), y)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def _evaluate(self, batch: tuple, stage: str) -> None:
+        x, y = batch[0], batch[1]
+        outputs = self(x)
+        self.log(f"{stage}/loss", self.loss(outputs, y), sync_dist=True, batch_size=len(y))
+        self.evaluator.update(outputs, y)
+
+    def validation_step(self, batch: tuple, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: tuple, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+        return self.evaluator.predict(self(batch[0]))
+
+    def on_validation_epoch_start(self) -> None:
+        self.evaluator.reset()
+
+    def on_test_epoch_start(self) -> None:
+        self.evaluator.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation("test")
+
+    def _log_evaluation(self, stage: str) -> None:
+        results = self.evaluator.compute()
+        self.log_dict({f"{stage}/{name}": value for name, value in results.items()}, sync_dist=True)
+
+    def parameter_groups(self) -> list[dict]:
+        """All trainable parameters; biases and norm weights in a group without weight decay if configured."""
+        params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+        if not self.no_weight_decay_on_bias_and_norm:
+            return [{"params": [p for _, p in params]}]
+        norm_params = {
+            id(p)
+            for m in self.modules()
+            if isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm)
+            for p in m.parameters(recurse=False)
+        }
+        no_decay = [p for n, p in params if n.endswith(".bias") or id(p) in norm_params]
+        decay = [p for n, p in params if not (n.endswith(".bias") or id(p) in norm_params)]
+        groups = [{"params": decay}]
+        if no_decay:
+            groups.append({"params": no_decay, "weight_decay": 0.0})
+        return groups
+
+    def configure_optimizers(self) -> dict:
+        optimizer = self.optimizer_factory(self.parameter_groups())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(optimizer)
+        config = {"scheduler": scheduler, "interval": self.scheduler_interval}
+        if isinstance(scheduler, ReduceLROnPlateau):
+            config["monitor"] = scheduler.monitor
+        return {"optimizer": optimizer, "lr_scheduler": config}
