@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningCLI, LightningArgumentParser
 from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
@@ -140,6 +140,9 @@ class TemplateCLI(LightningCLI):
                 callback.dirpath = str(self.run_dir.checkpoints)
         if self.subcommand == "fit":
             self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
+            has_monitor = any(isinstance(c, LearningRateMonitor) for c in self.trainer.callbacks)
+            if self.trainer.loggers and not has_monitor:
+                self.trainer.callbacks.append(LearningRateMonitor())
 
     def remove_unused_run_dir(self) -> None:
         """A command that fails before training leaves no run dir behind."""
