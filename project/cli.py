@@ -10,7 +10,7 @@ from typing import Any
 
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningCLI, LightningArgumentParser
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
@@ -78,7 +78,9 @@ class TemplateCLI(LightningCLI):
                     self.resuming = True
         else:
             if ckpt_path in ("best", "last") and source is not None:
-                cfg.ckpt_path = str(source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint)
+                cfg.ckpt_path = str(
+                    source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint
+                )
             elif ckpt_path not in (None, "best", "last", "hpc", "registry"):
                 source = RunDir.containing(ckpt_path) or source
             self.run_dir = source
@@ -135,9 +137,13 @@ class TemplateCLI(LightningCLI):
             raise
 
     def after_instantiate_classes(self) -> None:
-        for callback in self.trainer.checkpoint_callbacks:
-            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+        checkpoints = [c for c in self.trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
+        for callback in checkpoints:
+            if callback.dirpath is None:
                 callback.dirpath = str(self.run_dir.checkpoints)
+        if checkpoints and not any(c.save_last for c in checkpoints):
+            # Resuming a run always starts from checkpoints/last.ckpt.
+            checkpoints[0].save_last = True
         if self.subcommand == "fit":
             self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
             has_monitor = any(isinstance(c, LearningRateMonitor) for c in self.trainer.callbacks)
@@ -199,4 +205,3 @@ def previous_mlflow_run_id(run: RunDir) -> str | None:
 def cli_main(args: ArgsType = None) -> None:
     """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests call ``cli_main(["fit", ...])``)."""
     TemplateCLI(args=args)
-

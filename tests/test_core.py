@@ -30,7 +30,15 @@ def test_fit_writes_run_dir_with_resolved_config(run_root: Path) -> None:
 
 
 def test_unset_seed_is_drawn_and_recorded(run_root: Path) -> None:
-    cli("fit", "--config", DIGITS, *SHORT, "--seed_everything=true", "--run.test_after_fit=false", root=run_root)
+    cli(
+        "fit",
+        "--config",
+        DIGITS,
+        *SHORT,
+        "--seed_everything=true",
+        "--run.test_after_fit=false",
+        root=run_root,
+    )
     (run,) = run_dirs(run_root)
     seed = yaml.safe_load((run / "config.yaml").read_text())["seed_everything"]
     assert isinstance(seed, int) and not isinstance(seed, bool)

@@ -15,8 +15,18 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-PACKAGES = ("torch", "lightning", "torchmetrics", "jsonargparse", "mlflow", "tensorboard", "schedulefree",
-            "lion-pytorch", "rich", "numpy")
+PACKAGES = (
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "jsonargparse",
+    "mlflow",
+    "tensorboard",
+    "schedulefree",
+    "lion-pytorch",
+    "rich",
+    "numpy",
+)
 
 
 def _git(*args: str) -> str | None:

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from project.data.base import BaseDataModule, seeded_split
+from project.data.transforms import Transform
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -44,8 +45,8 @@ class ImageFolder(BaseDataModule):
     def __init__(
         self,
         root: str,
-        train_transforms: list[Callable] | None = None,
-        eval_transforms: list[Callable] | None = None,
+        train_transforms: list[Transform | Callable] | None = None,
+        eval_transforms: list[Transform | Callable] | None = None,
         mode: str = "RGB",
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
@@ -107,7 +108,11 @@ class ImageFolder(BaseDataModule):
         if self.splits:
             return
         train, val, test = seeded_split(len(self.samples), self.fractions, self.split_seed)
-        pick = [self.samples[i] for i in train], [self.samples[i] for i in val], [self.samples[i] for i in test]
+        pick = (
+            [self.samples[i] for i in train],
+            [self.samples[i] for i in val],
+            [self.samples[i] for i in test],
+        )
         self.splits = {
             "train": ImageFiles(pick[0], self.mode, self.train_transforms),
             "val": ImageFiles(pick[1], self.mode, self.eval_transforms),

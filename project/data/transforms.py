@@ -8,7 +8,14 @@ import torch
 import torch.nn.functional as F
 
 
-class Resize:
+class Transform:
+    """Base of the built-in transforms; subclasses resolve by short name in YAML (``class_path: Resize``)."""
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return image
+
+
+class Resize(Transform):
     """Resize to ``size`` (an int for a square, or ``[height, width]``) with bilinear interpolation."""
 
     def __init__(self, size: int | list[int]) -> None:
@@ -21,7 +28,7 @@ class Resize:
         return F.interpolate(image[None], size=self.size, mode="bilinear", align_corners=False)[0]
 
 
-class RandomCrop:
+class RandomCrop(Transform):
     """Crop a random ``size`` window, after zero padding of ``padding`` pixels on each side."""
 
     def __init__(self, size: int | list[int], padding: int = 0) -> None:
@@ -41,7 +48,7 @@ class RandomCrop:
         return image[..., top : top + h, left : left + w]
 
 
-class RandomHorizontalFlip:
+class RandomHorizontalFlip(Transform):
     """Mirror left-right with probability ``p``."""
 
     def __init__(self, p: float = 0.5) -> None:
@@ -54,7 +61,7 @@ class RandomHorizontalFlip:
         return image.flip(-1) if torch.rand(()) < self.p else image
 
 
-class Normalize:
+class Normalize(Transform):
     """Subtract ``mean`` and divide by ``std``, per channel."""
 
     def __init__(self, mean: list[float], std: list[float]) -> None:

@@ -90,7 +90,9 @@ class ResNet(nn.Module):
         block, counts = _LAYOUTS[depth]
         if small_input:
             self.stem = nn.Sequential(
-                nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+                nn.Conv2d(in_channels, width, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
             )
         else:
             self.stem = nn.Sequential(

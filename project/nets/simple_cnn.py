@@ -36,7 +36,9 @@ class SimpleCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2))
             stages.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(stages)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(b, num_classes))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(b, num_classes)
+        )
         self.num_classes = num_classes
         self.gradient_checkpointing = gradient_checkpointing
 
