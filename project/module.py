@@ -64,7 +64,8 @@ class SupervisedModule(LightningModule):
         if gradient_checkpointing:
             if not hasattr(net, "gradient_checkpointing"):
                 raise ValueError(
-                    f"model.gradient_checkpointing: {type(net).__name__} has no `gradient_checkpointing` attribute"
+                    f"model.gradient_checkpointing: {type(net).__name__} has no"
+                    " `gradient_checkpointing` attribute"
                 )
             net.gradient_checkpointing = True
         # Held outside the module tree so state-dict keys stay free of the `_orig_mod.` prefix.

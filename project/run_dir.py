@@ -60,7 +60,7 @@ class RunDir:
 
     @staticmethod
     def containing(file: str | Path) -> "RunDir | None":
-        """The run a file belongs to: a ``config.yaml`` in a run dir, or a checkpoint in its ``checkpoints/``."""
+        """The run a file belongs to: its ``config.yaml``, or a checkpoint in its ``checkpoints/``."""
         file = Path(file).resolve()
         for folder in (file.parent, file.parent.parent):
             if (folder / "run_info.json").is_file():
@@ -68,7 +68,7 @@ class RunDir:
         return None
 
     def best_checkpoint(self) -> Path:
-        """The best checkpoint ModelCheckpoint recorded in ``last.ckpt``, re-rooted here; else ``best.ckpt``."""
+        """The best checkpoint recorded in ``last.ckpt``, re-rooted on this dir; else ``best.ckpt``."""
         if self.last_checkpoint.is_file():
             state = torch.load(self.last_checkpoint, map_location="cpu", weights_only=True)
             for key, value in state.get("callbacks", {}).items():

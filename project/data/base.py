@@ -22,7 +22,7 @@ class IndexedDataset(Dataset):
 
 
 def seeded_split(n: int, fractions: tuple[float, float], seed: int) -> tuple[list[int], list[int], list[int]]:
-    """Split ``range(n)`` into train, val and test indices; the same seed gives the same split on every rank."""
+    """Split ``range(n)`` into train, val and test indices; a seed gives the same split on every rank."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     n_val, n_test = (round(n * f) for f in fractions)
     return order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test]
@@ -31,8 +31,8 @@ def seeded_split(n: int, fractions: tuple[float, float], seed: int) -> tuple[lis
 class BaseDataModule(LightningDataModule):
     """Loaders for ``train``, ``val``, ``test`` and ``predict`` (the test split) built from ``self.splits``.
 
-    Subclasses fill ``self.splits`` (a dict with the keys ``train``, ``val``, ``test``) in ``setup`` and may set
-    ``num_classes``, which is checked against the net's output size.
+    Subclasses fill ``self.splits`` (a dict with the keys ``train``, ``val``, ``test``) in ``setup`` and may
+    set ``num_classes``, which is checked against the net's output size.
     """
 
     def __init__(
@@ -50,8 +50,8 @@ class BaseDataModule(LightningDataModule):
             batch_size: Samples per batch on each device; the global batch is
                 ``batch_size * devices * num_nodes * accumulate_grad_batches``.
             num_workers: Loader worker processes; ``null`` takes ``min(4, CPU count - 1)``.
-            pin_memory: Page-locked host memory for faster copies to a GPU; ``null`` turns it on only when CUDA
-                is available.
+            pin_memory: Page-locked host memory for faster copies to a GPU; ``null`` turns it on only when
+                CUDA is available.
             persistent_workers: Keep workers alive between epochs (only with ``num_workers > 0``).
             prefetch_factor: Batches each worker loads ahead (only with ``num_workers > 0``).
             drop_last: Drop the last incomplete training batch (keeps shapes fixed for ``torch.compile``).

@@ -26,7 +26,7 @@ class Digits(BaseDataModule):
         Args:
             val_fraction: Share of the 1,797 images held out for validation.
             test_fraction: Share held out for testing.
-            split_seed: Seed of the split; independent of ``seed_everything`` so runs compare on the same data.
+            split_seed: Seed of the split; independent of ``seed_everything``, so runs share their data.
             batch_size: Samples per batch on each device.
             num_workers: Loader worker processes (the data is in memory: 0 is fastest).
             pin_memory: Page-locked host memory; ``null`` means only when CUDA is available.

@@ -11,8 +11,8 @@ from project.data.base import BaseDataModule
 class Synthetic(BaseDataModule):
     """Gaussian inputs of ``input_shape``; targets from a fixed random linear teacher, so nets can learn them.
 
-    ``classification`` labels are the teacher's argmax over ``num_classes`` outputs; ``regression`` targets are
-    its ``num_classes`` outputs plus Gaussian noise of ``noise`` standard deviation.
+    ``classification`` labels are the teacher's argmax over ``num_classes`` outputs; ``regression`` targets
+    are its ``num_classes`` outputs plus Gaussian noise of ``noise`` standard deviation.
     """
 
     def __init__(

@@ -64,7 +64,7 @@ _LAYOUTS: dict[int, tuple[type[nn.Module], list[int]]] = {
 
 
 class ResNet(nn.Module):
-    """Residual network; ``blocks`` holds every residual block, the unit FSDP wraps and checkpointing recomputes."""
+    """Residual network; FSDP wraps and checkpointing recomputes the residual blocks in ``blocks``."""
 
     def __init__(
         self,
