@@ -9,6 +9,7 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from project.evaluation.evaluator import Evaluator
+from project.evaluation.rank_samples import batch_parts
 
 
 class SupervisedModule(LightningModule):
@@ -86,10 +87,11 @@ class SupervisedModule(LightningModule):
         return loss
 
     def _evaluate(self, batch: tuple, stage: str) -> None:
-        x, y = batch[0], batch[1]
-        outputs = self(x)
-        self.log(f"{stage}/loss", self.loss(outputs, y), sync_dist=True, batch_size=len(y))
-        self.evaluator.update(outputs, y)
+        x, y, index = batch_parts(batch)
+        # The evaluator drops a distributed sampler's padding, so the loss too counts each sample once.
+        outputs, y = self.evaluator.evaluate_batch(self(x), y, index)
+        if len(y):
+            self.log(f"{stage}/loss", self.loss(outputs, y), sync_dist=True, batch_size=len(y))
 
     def validation_step(self, batch: tuple, batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -98,13 +100,20 @@ class SupervisedModule(LightningModule):
         self._evaluate(batch, "test")
 
     def predict_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
-        return self.evaluator.predict(self(batch[0]))
+        x, y, index = batch_parts(batch)
+        return self.evaluator.predict_batch(self(x), y, index)
 
     def on_validation_epoch_start(self) -> None:
-        self.evaluator.reset()
+        self.evaluator.start_epoch("val", self.trainer)
 
     def on_test_epoch_start(self) -> None:
-        self.evaluator.reset()
+        self.evaluator.start_epoch("test", self.trainer)
+
+    def on_predict_epoch_start(self) -> None:
+        self.evaluator.start_epoch("predict", self.trainer)
+
+    def on_predict_epoch_end(self) -> None:
+        self.evaluator.end_epoch("predict", self.trainer)
 
     def on_validation_epoch_end(self) -> None:
         self._log_evaluation("val")
@@ -113,7 +122,7 @@ class SupervisedModule(LightningModule):
         self._log_evaluation("test")
 
     def _log_evaluation(self, stage: str) -> None:
-        results = self.evaluator.compute()
+        results = self.evaluator.end_epoch(stage, self.trainer)
         self.log_dict({f"{stage}/{name}": value for name, value in results.items()}, sync_dist=True)
 
     def parameter_groups(self) -> list[dict]:

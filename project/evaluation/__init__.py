@@ -2,5 +2,6 @@
 
 from project.evaluation.classification import ClassificationEvaluator
 from project.evaluation.evaluator import Evaluator
+from project.evaluation.regression import RegressionEvaluator
 
-__all__ = ["ClassificationEvaluator", "Evaluator"]
+__all__ = ["ClassificationEvaluator", "Evaluator", "RegressionEvaluator"]

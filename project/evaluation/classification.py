@@ -1,11 +1,13 @@
 """Classification metrics of the guide: accuracy, F1, precision, recall (torchmetrics)."""
 
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
+    MulticlassConfusionMatrix,
     MulticlassF1Score,
     MulticlassPrecision,
     MulticlassRecall,
@@ -32,6 +34,8 @@ class ClassificationEvaluator(Evaluator):
         average: Literal["macro", "micro", "weighted"] = "macro",
         top_k: int = 1,
         save_predictions: bool = False,
+        predict_path: str | None = None,
+        confusion_matrix: bool = True,
     ) -> None:
         """Choose the metrics.
 
@@ -41,9 +45,12 @@ class ClassificationEvaluator(Evaluator):
             average: How F1, precision and recall combine classes: ``macro`` (unweighted mean), ``micro``
                 (global counts) or ``weighted`` (by support).
             top_k: A prediction counts as right when the target is among the ``top_k`` highest scores.
-            save_predictions: Write per-sample predictions to ``RUN/predictions/<stage>.csv``.
+            save_predictions: Write per-sample validation and test predictions to
+                ``RUN/predictions/<stage>.csv`` (columns ``index, target, prediction, prob_0, prob_1...``).
+            predict_path: Where ``predict`` writes its CSV; ``RUN/predictions/predict.csv`` when not given.
+            confusion_matrix: Draw the test confusion matrix to ``RUN/confusion_matrix_test.png`` (and MLflow).
         """
-        super().__init__(save_predictions)
+        super().__init__(save_predictions, predict_path)
         names = list(metrics) if metrics is not None else list(METRICS)
         unknown = [name for name in names if name not in METRICS]
         if unknown:
@@ -59,6 +66,7 @@ class ClassificationEvaluator(Evaluator):
                 for name in names
             }
         )
+        self.confusion = MulticlassConfusionMatrix(num_classes) if confusion_matrix else None
 
     @property
     def metric_names(self) -> list[str]:
@@ -66,15 +74,32 @@ class ClassificationEvaluator(Evaluator):
 
     def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         self.metrics.update(outputs.float(), targets)
+        if self.confusion is not None:
+            self.confusion.update(outputs.float(), targets)
 
     def compute(self) -> dict[str, torch.Tensor]:
         return dict(self.metrics.compute())
 
     def reset(self) -> None:
         self.metrics.reset()
+        if self.confusion is not None:
+            self.confusion.reset()
 
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs.float().softmax(dim=-1)
 
     def decide(self, predictions: torch.Tensor) -> torch.Tensor:
         return predictions.argmax(dim=-1)
+
+    def prediction_columns(self, predictions: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {f"prob_{k}": predictions[:, k] for k in range(predictions.shape[1])}
+
+    def save_figures(self, stage: str, directory: Path, is_global_zero: bool) -> list[Path]:
+        if stage != "test" or self.confusion is None or not self.confusion.update_called:
+            return []
+        counts = self.confusion.compute()  # every rank: the sum over ranks is a collective
+        if not is_global_zero:
+            return []
+        from project.evaluation.confusion_matrix import draw_confusion_matrix
+
+        return [draw_confusion_matrix(counts.cpu(), directory / f"confusion_matrix_{stage}.png")]

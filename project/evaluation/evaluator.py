@@ -1,24 +1,43 @@
 """The evaluator interface: what the LightningModule hands over per batch and receives per epoch."""
 
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from project.evaluation.artifacts import log_artifacts
+from project.evaluation.predictions import PredictionTable, columns, write_csv
+from project.evaluation.rank_samples import RankSamples
+
+STAGES = ("val", "test", "predict")
 
 
 class Evaluator(nn.Module):
     """Base class of evaluators; subclass it and name it in YAML by import path (``model.evaluator``).
 
-    The module calls ``update`` with the net's outputs and the targets of every validation and test batch,
-    ``compute`` at epoch end (results are logged as ``<stage>/<name>`` to every logger) and ``reset`` at epoch
-    start. Keep metric state in torchmetrics objects held as attributes: they follow the module's device and
-    synchronise across DDP ranks on ``compute``.
+    A subclass overrides ``update`` (one batch of net outputs and targets), ``compute`` (a dict of results at
+    epoch end, logged as ``val/<name>`` or ``test/<name>`` to every logger), ``reset`` and ``metric_names``;
+    optionally ``predict`` / ``decide`` / ``prediction_columns`` (what the predictions file holds) and
+    ``save_figures``. Keep metric state in torchmetrics objects held as attributes: they follow the module's
+    device and synchronise across DDP ranks on ``compute``.
+
+    The module drives an epoch through ``start_epoch``, ``evaluate_batch`` / ``predict_batch`` and ``end_epoch``,
+    which also drop the padding a distributed sampler adds (so each sample counts once) and write
+    ``RUN/predictions/<stage>.csv``.
     """
 
-    def __init__(self, save_predictions: bool = False) -> None:
+    def __init__(self, save_predictions: bool = False, predict_path: str | None = None) -> None:
         """Args:
-        save_predictions: Write per-sample predictions to ``RUN/predictions/<stage>.csv``.
+        save_predictions: Write per-sample validation and test predictions to ``RUN/predictions/<stage>.csv``.
+        predict_path: Where ``predict`` writes its CSV; ``RUN/predictions/predict.csv`` when not given.
         """
         super().__init__()
         self.save_predictions = save_predictions
+        self.predict_path = predict_path
+        self._samples = RankSamples()
+        self._table: PredictionTable | None = None
+
+    # --- what a subclass overrides ---------------------------------------------------------------------
 
     @property
     def metric_names(self) -> list[str]:
@@ -42,3 +61,80 @@ class Evaluator(nn.Module):
     def decide(self, predictions: torch.Tensor) -> torch.Tensor:
         """The ``prediction`` column of the predictions file, from ``predict``'s output."""
         return predictions
+
+    def prediction_columns(self, predictions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Columns after ``index, target, prediction`` in the predictions file (none by default)."""
+        return {}
+
+    def save_figures(self, stage: str, directory: Path, is_global_zero: bool) -> list[Path]:
+        """Write pictures of the epoch into the run dir and return their paths (they also go to MLflow).
+
+        Called on every rank at the end of each validation and test epoch (synchronise metrics here); only
+        rank zero (``is_global_zero``) writes.
+        """
+        return []
+
+    # --- what the module calls ---------------------------------------------------------------------------
+
+    def start_epoch(self, stage: str, trainer: object) -> None:
+        """Reset the metrics and find this rank's share of the ``stage`` loader (``val``, ``test``, ``predict``)."""
+        self.reset()
+        loaders = getattr(trainer, f"{stage}_dataloaders", None) if stage in STAGES else None
+        self._samples = RankSamples.of(loaders)
+        keep_rows = stage == "predict" or (self.save_predictions and not getattr(trainer, "sanity_checking", False))
+        self._table = PredictionTable() if keep_rows else None
+
+    def evaluate_batch(
+        self, outputs: torch.Tensor, targets: torch.Tensor, index: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Update the metrics with the batch's real samples (padding dropped); returns those outputs and targets."""
+        keep, positions = self._samples.take(len(outputs), index)
+        outputs, targets = outputs[:keep], targets[:keep]
+        if keep:
+            self.update(outputs, targets)
+            if self._table is not None:
+                self._table.add(positions, targets, self.predict(outputs))
+        return outputs, targets
+
+    def predict_batch(
+        self, outputs: torch.Tensor, targets: torch.Tensor | None = None, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``predict(outputs)``, also kept for the predictions file."""
+        predictions = self.predict(outputs)
+        keep, positions = self._samples.take(len(outputs), index)
+        if self._table is not None and keep:
+            self._table.add(positions, None if targets is None else targets[:keep], predictions[:keep])
+        return predictions
+
+    def end_epoch(self, stage: str, trainer: object) -> dict[str, torch.Tensor]:
+        """The epoch's results; writes the predictions file and figures (a collective call under DDP)."""
+        results = self.compute() if stage != "predict" else {}
+        run_dir = Path(getattr(trainer, "default_root_dir", "."))
+        is_global_zero = bool(getattr(trainer, "is_global_zero", True))
+        if self._table is not None:
+            path = self.predictions_path(stage, run_dir)
+            self.write_predictions(self._table, path)
+            self._table = None
+        if stage != "predict" and not getattr(trainer, "sanity_checking", False):
+            figures = self.save_figures(stage, run_dir, is_global_zero)
+            if is_global_zero:
+                log_artifacts(getattr(trainer, "loggers", []), figures)
+        return results
+
+    def predictions_path(self, stage: str, run_dir: Path) -> Path:
+        """``RUN/predictions/<stage>.csv``, or ``predict_path`` for ``predict``."""
+        if stage == "predict" and self.predict_path:
+            return Path(self.predict_path)
+        return run_dir / "predictions" / f"{stage}.csv"
+
+    def write_predictions(self, table: PredictionTable, path: Path) -> None:
+        """Gather every rank's rows and write ``index, target, prediction, <prediction_columns>`` on rank 0."""
+        rows = table.gather()
+        if rows is None or not rows:
+            return
+        out = {"index": rows["index"]}
+        if "target" in rows:
+            out.update(columns("target", rows["target"]))
+        out.update(columns("prediction", self.decide(rows["values"])))
+        out.update(self.prediction_columns(rows["values"]))
+        write_csv(path, out)
