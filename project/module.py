@@ -88,10 +88,8 @@ class SupervisedModule(LightningModule):
 
     def _evaluate(self, batch: tuple, stage: str) -> None:
         x, y, index = batch_parts(batch)
-        # The evaluator drops a distributed sampler's padding, so the loss too counts each sample once.
-        outputs, y = self.evaluator.evaluate_batch(self(x), y, index)
-        if len(y):
-            self.log(f"{stage}/loss", self.loss(outputs, y), sync_dist=True, batch_size=len(y))
+        # The evaluator averages the loss too (logged as <stage>/loss), counting each sample once under DDP.
+        self.evaluator.evaluate_batch(self(x), y, index, loss=self.loss)
 
     def validation_step(self, batch: tuple, batch_idx: int) -> None:
         self._evaluate(batch, "val")

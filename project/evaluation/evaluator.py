@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from project.evaluation.artifacts import log_artifacts
 from project.evaluation.predictions import PredictionTable, columns, write_csv
@@ -36,6 +37,8 @@ class Evaluator(nn.Module):
         self.predict_path = predict_path
         self._samples = RankSamples()
         self._table: PredictionTable | None = None
+        # Lightning's own DDP mean of a logged value divides integer sample counts (wrong for uneven shares).
+        self._loss = MeanMetric()
 
     # --- what a subclass overrides ---------------------------------------------------------------------
 
@@ -79,22 +82,29 @@ class Evaluator(nn.Module):
     def start_epoch(self, stage: str, trainer: object) -> None:
         """Reset the metrics and find this rank's share of the ``stage`` loader (``val``, ``test``, ``predict``)."""
         self.reset()
+        self._loss.reset()
         loaders = getattr(trainer, f"{stage}_dataloaders", None) if stage in STAGES else None
         self._samples = RankSamples.of(loaders)
         keep_rows = stage == "predict" or (self.save_predictions and not getattr(trainer, "sanity_checking", False))
         self._table = PredictionTable() if keep_rows else None
 
     def evaluate_batch(
-        self, outputs: torch.Tensor, targets: torch.Tensor, index: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Update the metrics with the batch's real samples (padding dropped); returns those outputs and targets."""
+        self,
+        outputs: torch.Tensor,
+        targets: torch.Tensor,
+        index: torch.Tensor | None = None,
+        loss: nn.Module | None = None,
+    ) -> None:
+        """Update the metrics (and the mean of ``loss(outputs, targets)``) with the batch's real samples."""
         keep, positions = self._samples.take(len(outputs), index)
+        if not keep:
+            return
         outputs, targets = outputs[:keep], targets[:keep]
-        if keep:
-            self.update(outputs, targets)
-            if self._table is not None:
-                self._table.add(positions, targets, self.predict(outputs))
-        return outputs, targets
+        if loss is not None:
+            self._loss.update(loss(outputs, targets).detach(), weight=keep)
+        self.update(outputs, targets)
+        if self._table is not None:
+            self._table.add(positions, targets, self.predict(outputs))
 
     def predict_batch(
         self, outputs: torch.Tensor, targets: torch.Tensor | None = None, index: torch.Tensor | None = None
@@ -107,8 +117,12 @@ class Evaluator(nn.Module):
         return predictions
 
     def end_epoch(self, stage: str, trainer: object) -> dict[str, torch.Tensor]:
-        """The epoch's results; writes the predictions file and figures (a collective call under DDP)."""
-        results = self.compute() if stage != "predict" else {}
+        """The epoch's results (``loss`` first); writes the predictions file and figures (a collective call)."""
+        results = {}
+        if stage != "predict":
+            if self._loss.update_called:
+                results["loss"] = self._loss.compute()
+            results.update(self.compute())
         run_dir = Path(getattr(trainer, "default_root_dir", "."))
         is_global_zero = bool(getattr(trainer, "is_global_zero", True))
         if self._table is not None:

@@ -52,8 +52,8 @@ class RankSamples:
         if isinstance(sampler, DistributedSampler) and isinstance(sampler.dataset, Sized):
             real = len(range(sampler.rank, len(sampler.dataset), sampler.num_replicas))
             limit = min(real, sampler.num_samples)
-            order = list(iter(sampler))[:limit] if not sampler.shuffle else None
-            return cls(limit, order)
+            # Lightning sets the sampler's epoch before the epoch-start hooks: this is the order the loader draws.
+            return cls(limit, list(iter(sampler))[:limit])
         # A sequential sampler's order is the running count; a shuffling one's cannot be known here.
         return cls()
 
