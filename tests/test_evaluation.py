@@ -87,7 +87,16 @@ def test_digits_metrics_equal_sklearn_on_saved_predictions(run_root: Path) -> No
     assert [r["prediction"] for r in predict_rows] == [r["prediction"] for r in rows]
     assert [r["index"] for r in predict_rows] == [r["index"] for r in rows]
     out = run_root / "elsewhere" / "p.csv"
-    cli("predict", "--config", str(run / "config.yaml"), "--ckpt_path", "last", "--model.evaluator.init_args.predict_path", str(out), root=run_root)
+    cli(
+        "predict",
+        "--config",
+        str(run / "config.yaml"),
+        "--ckpt_path",
+        "last",
+        "--model.evaluator.init_args.predict_path",
+        str(out),
+        root=run_root,
+    )
     assert len(read_rows(out)) == DIGITS_TEST_SIZE
 
 
@@ -173,7 +182,13 @@ def test_unknown_metric_is_refused_before_training_with_known_names(
     run_root: Path, capsys: pytest.CaptureFixture
 ) -> None:
     with pytest.raises((ValueError, SystemExit)) as error:
-        cli("fit", "--config", DIGITS, "--model.evaluator.init_args.metrics=[accuracy,f2_score]", root=run_root)
+        cli(
+            "fit",
+            "--config",
+            DIGITS,
+            "--model.evaluator.init_args.metrics=[accuracy,f2_score]",
+            root=run_root,
+        )
     if isinstance(error.value, SystemExit):  # the exit-2 handling of bad input, where present
         assert error.value.code == 2
     message = str(error.value) + capsys.readouterr().err
@@ -191,10 +206,13 @@ def test_padding_of_a_distributed_sampler_is_dropped_and_order_kept(tmp_path: Pa
         loader = DataLoader(data, batch_size=2, sampler=DistributedSampler(data, 2, rank, shuffle=False))
         assert RankSamples.of(loader).limit == len(expected)
         trainer = SimpleNamespace(
-            test_dataloaders=loader, default_root_dir=str(tmp_path / str(rank)), is_global_zero=True, loggers=[]
+            test_dataloaders=loader,
+            default_root_dir=str(tmp_path / str(rank)),
+            is_global_zero=True,
+            loggers=[],
         )
         evaluator.start_epoch("test", trainer)
-        for x, y in loader:  # unindexed (input, target) batches, as from a user's DataModule
+        for _, y in loader:  # unindexed (input, target) batches, as from a user's DataModule
             evaluator.evaluate_batch(torch.nn.functional.one_hot(y, 3).float(), y)
         assert evaluator.end_epoch("test", trainer)["accuracy"] == 1.0
         rows = read_rows(tmp_path / str(rank) / "predictions" / "test.csv")

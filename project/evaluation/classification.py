@@ -48,7 +48,8 @@ class ClassificationEvaluator(Evaluator):
             save_predictions: Write per-sample validation and test predictions to
                 ``RUN/predictions/<stage>.csv`` (columns ``index, target, prediction, prob_0, prob_1...``).
             predict_path: Where ``predict`` writes its CSV; ``RUN/predictions/predict.csv`` when not given.
-            confusion_matrix: Draw the test confusion matrix to ``RUN/confusion_matrix_test.png`` (and MLflow).
+            confusion_matrix: Draw the test confusion matrix as ``RUN/confusion_matrix_test.png`` (and to
+                MLflow).
         """
         super().__init__(save_predictions, predict_path)
         names = list(metrics) if metrics is not None else list(METRICS)

@@ -28,8 +28,12 @@ def draw_confusion_matrix(counts: torch.Tensor, path: Path, class_names: list[st
     ax.set_title(f"{path.stem}: {int(counts.sum())} samples, accuracy {accuracy:.4f}")
     if n <= 30:
         threshold = counts.max().item() / 2
-        for (i, j), value in zip(torch.cartesian_prod(torch.arange(n), torch.arange(n)).tolist(), counts.flatten()):
-            ax.text(j, i, int(value), ha="center", va="center", color="white" if value > threshold else "black")
+        for (i, j), value in zip(
+            torch.cartesian_prod(torch.arange(n), torch.arange(n)).tolist(), counts.flatten(), strict=True
+        ):
+            ax.text(
+                j, i, int(value), ha="center", va="center", color="white" if value > threshold else "black"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

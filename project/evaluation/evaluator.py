@@ -22,9 +22,9 @@ class Evaluator(nn.Module):
     ``save_figures``. Keep metric state in torchmetrics objects held as attributes: they follow the module's
     device and synchronise across DDP ranks on ``compute``.
 
-    The module drives an epoch through ``start_epoch``, ``evaluate_batch`` / ``predict_batch`` and ``end_epoch``,
-    which also drop the padding a distributed sampler adds (so each sample counts once) and write
-    ``RUN/predictions/<stage>.csv``.
+    The module drives an epoch through ``start_epoch``, ``evaluate_batch`` / ``predict_batch`` and
+    ``end_epoch``, which also drop the padding a distributed sampler adds (so each sample counts once) and
+    write ``RUN/predictions/<stage>.csv``.
     """
 
     def __init__(self, save_predictions: bool = False, predict_path: str | None = None) -> None:
@@ -80,12 +80,14 @@ class Evaluator(nn.Module):
     # --- what the module calls ---------------------------------------------------------------------------
 
     def start_epoch(self, stage: str, trainer: object) -> None:
-        """Reset the metrics and find this rank's share of the ``stage`` loader (``val``, ``test``, ``predict``)."""
+        """Reset the metrics; find this rank's share of the ``stage`` loader (val, test, predict)."""
         self.reset()
         self._loss.reset()
         loaders = getattr(trainer, f"{stage}_dataloaders", None) if stage in STAGES else None
         self._samples = RankSamples.of(loaders)
-        keep_rows = stage == "predict" or (self.save_predictions and not getattr(trainer, "sanity_checking", False))
+        keep_rows = stage == "predict" or (
+            self.save_predictions and not getattr(trainer, "sanity_checking", False)
+        )
         self._table = PredictionTable() if keep_rows else None
 
     def evaluate_batch(
@@ -117,7 +119,7 @@ class Evaluator(nn.Module):
         return predictions
 
     def end_epoch(self, stage: str, trainer: object) -> dict[str, torch.Tensor]:
-        """The epoch's results (``loss`` first); writes the predictions file and figures (a collective call)."""
+        """The epoch's results (``loss`` first); writes predictions and figures (a collective call)."""
         results = {}
         if stage != "predict":
             if self._loss.update_called:
@@ -142,7 +144,7 @@ class Evaluator(nn.Module):
         return run_dir / "predictions" / f"{stage}.csv"
 
     def write_predictions(self, table: PredictionTable, path: Path) -> None:
-        """Gather every rank's rows and write ``index, target, prediction, <prediction_columns>`` on rank 0."""
+        """Gather every rank's rows; rank 0 writes ``index, target, prediction, <prediction_columns>``."""
         rows = table.gather()
         if rows is None or not rows:
             return

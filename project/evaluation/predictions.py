@@ -64,7 +64,7 @@ def columns(prefix: str, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def write_csv(path: Path, table: dict[str, torch.Tensor]) -> None:
-    """Write equal-length 1-D tensors as CSV columns; integers stay integers, floats get 7 significant digits."""
+    """Write equal-length 1-D tensors as CSV columns; floats with 7 significant digits."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = list(table)
     cells = []
@@ -78,5 +78,5 @@ def write_csv(path: Path, table: dict[str, torch.Tensor]) -> None:
     with tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(names)
-        writer.writerows(zip(*cells))
+        writer.writerows(zip(*cells, strict=True))
     tmp.replace(path)

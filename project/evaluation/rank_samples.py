@@ -25,7 +25,7 @@ def batch_parts(batch: object) -> tuple[object, torch.Tensor | None, torch.Tenso
 
 
 def _sampler_of(loader: object) -> object:
-    """The sampler deciding the order: Lightning puts the distributed one inside the batch sampler for predict."""
+    """The sampler deciding the order (for predict, Lightning puts it inside the batch sampler)."""
     inner = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
     if isinstance(inner, DistributedSampler):
         return inner
@@ -33,7 +33,7 @@ def _sampler_of(loader: object) -> object:
 
 
 class RankSamples:
-    """Counts one rank's evaluation samples; trims padding and supplies data set positions for unindexed batches.
+    """Counts one rank's evaluation samples: trims padding, gives data set positions to unindexed batches.
 
     Args:
         limit: Real samples on this rank (``None``: all of them are real).
@@ -47,12 +47,12 @@ class RankSamples:
 
     @classmethod
     def of(cls, loader: object) -> "RankSamples":
-        """Read the rank's share from a loader's distributed sampler; other loaders (and lists) trim nothing."""
+        """The rank's share from a loader's distributed sampler; other loaders (and lists) trim nothing."""
         sampler = _sampler_of(loader)
         if isinstance(sampler, DistributedSampler) and isinstance(sampler.dataset, Sized):
             real = len(range(sampler.rank, len(sampler.dataset), sampler.num_replicas))
             limit = min(real, sampler.num_samples)
-            # Lightning sets the sampler's epoch before the epoch-start hooks: this is the order the loader draws.
+            # Lightning sets the sampler's epoch before the epoch-start hooks: this is the order drawn.
             return cls(limit, list(iter(sampler))[:limit])
         # A sequential sampler's order is the running count; a shuffling one's cannot be known here.
         return cls()
