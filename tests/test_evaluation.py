@@ -165,7 +165,7 @@ def test_readme_custom_evaluator_reaches_mlflow_and_tensorboard(
 def test_regression_example_reaches_r2_above_0_9(run_root: Path) -> None:
     from sklearn.metrics import r2_score
 
-    cli("fit", "--config", REGRESSION, "--trainer.max_epochs=6", SAVE, root=run_root)
+    cli("fit", "--config", REGRESSION, "--trainer.max_epochs=5", SAVE, root=run_root)
     (run,) = run_dirs(run_root)
     logged = tensorboard_scalars(run)
     assert logged["test/r2"] > 0.9

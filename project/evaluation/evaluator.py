@@ -38,7 +38,7 @@ class Evaluator(nn.Module):
         self._samples = RankSamples()
         self._table: PredictionTable | None = None
         # Lightning's own DDP mean of a logged value divides integer sample counts (wrong for uneven shares).
-        self._loss = MeanMetric()
+        self._loss = MeanMetric(nan_strategy="disable")  # a non-finite loss must show, not vanish
 
     # --- what a subclass overrides ---------------------------------------------------------------------
 
