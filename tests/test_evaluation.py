@@ -75,6 +75,9 @@ def test_digits_metrics_equal_sklearn_on_saved_predictions(run_root: Path) -> No
     for name, value in expected.items():
         assert logged[name] == pytest.approx(value, abs=1e-6), name
     assert logged["test/accuracy"] > 0.8
+    # test/loss is the mean cross entropy over samples (not over batches).
+    cross_entropy = -probs[torch.arange(len(rows)), torch.tensor(target)].double().log().mean().item()
+    assert logged["test/loss"] == pytest.approx(cross_entropy, abs=1e-5)
 
     # The confusion matrix picture: in the run dir and in the MLflow run.
     assert (run / "confusion_matrix_test.png").stat().st_size > 1000

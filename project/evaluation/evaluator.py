@@ -4,11 +4,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
 
 from project.evaluation.artifacts import log_artifacts
 from project.evaluation.predictions import PredictionTable, columns, write_csv
 from project.evaluation.rank_samples import RankSamples
+from project.evaluation.weighted_mean import WeightedMean
 
 STAGES = ("val", "test", "predict")
 
@@ -37,8 +37,8 @@ class Evaluator(nn.Module):
         self.predict_path = predict_path
         self._samples = RankSamples()
         self._table: PredictionTable | None = None
-        # Lightning's own DDP mean of a logged value divides integer sample counts (wrong for uneven shares).
-        self._loss = MeanMetric(nan_strategy="disable")  # a non-finite loss must show, not vanish
+        # Not `self.log` per batch: under DDP, Lightning divides integer sample counts (uneven shares).
+        self._loss = WeightedMean()
 
     # --- what a subclass overrides ---------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class Evaluator(nn.Module):
             return
         outputs, targets = outputs[:keep], targets[:keep]
         if loss is not None:
-            self._loss.update(loss(outputs, targets).detach(), weight=keep)
+            self._loss.update(loss(outputs, targets), weight=keep)
         self.update(outputs, targets)
         if self._table is not None:
             self._table.add(positions, targets, self.predict(outputs))
