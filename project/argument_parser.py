@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from jsonargparse import ArgumentParser
 from lightning.pytorch.cli import LightningArgumentParser
 
-from project.errors import EXIT_USER_ERROR, debug_errors, did_you_mean, report
+from project.errors import EXIT_USER_ERROR, UserError, debug_errors, did_you_mean, report
 
 _KEY = re.compile(r'Parser key "([^"]+)"')
 _UNKNOWN_CLASS = re.compile(r"Expected a dot import path string: (\S+)")
@@ -35,11 +35,14 @@ class TemplateArgumentParser(LightningArgumentParser):
         super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        if not self.exit_on_error or debug_errors():
-            # Nested parsers raise for their caller to handle; debug mode wants jsonargparse's full report.
-            super().error(message, ex)
+        if not self.exit_on_error:
+            super().error(message, ex)  # a nested parser: its caller handles the error
         parser = getattr(ex, "subcommand_parser", None) or self
+        if debug_errors():  # the CLI prints the traceback, with jsonargparse's full report as the cause
+            raise UserError(explain(message, parser)) from (ex or UserError(message))
         report(explain(message, parser))
+        # An exit rather than an exception, as argparse does: LightningCLI adds a note when it parses the
+        # hyperparameters stored in a checkpoint.
         self.exit(EXIT_USER_ERROR)
 
 
