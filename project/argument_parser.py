@@ -57,10 +57,12 @@ def explain(message: str, parser: ArgumentParser) -> str:
     if not keys:
         return message.strip().splitlines()[0]
     key = ".init_args.".join(keys)
-    if match := _UNKNOWN_ARG.search(message):
+    # Class names and init args only explain the error when the key takes nothing but classes (and null).
+    class_only = not re.search(r"Expected an? <class '(?!NoneType)", message)
+    if (match := _UNKNOWN_ARG.search(message)) and class_only:
         class_path = next(iter(_CLASS_PATH.findall(message)), None)
-        return unknown_init_arg(keys[0], match.group(1), class_path)
-    if (match := _UNKNOWN_CLASS.search(message)) and not re.search(r"Expected an? <class '(?!NoneType)", message):
+        return unknown_init_arg(key, match.group(1), class_path)
+    if (match := _UNKNOWN_CLASS.search(message)) and class_only:
         return unknown_class(key, match.group(1))
     return wrong_value(key, message)
 

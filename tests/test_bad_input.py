@@ -2,7 +2,6 @@
 no run dir left behind; checkpoints load with weights_only semantics and a pickle bomb runs nothing."""
 
 import random
-import string
 import sys
 import time
 from pathlib import Path
@@ -117,8 +116,16 @@ CASES = [
     ("abbreviated-key", ["--trainer.max_epoch=3"], ["--trainer.max_epoch", "--trainer.max_epochs"]),
     ("misspelt-key", ["--trainer.max_epochz=3"], ["--trainer.max_epochz", "--trainer.max_epochs"]),
     ("yaml-typo", ["--config", f"{F}/typo.yaml"], ["trainer.max_epoch:", "trainer.max_epochs"]),
-    ("yaml-init-arg-typo", ["--config", f"{F}/init_arg_typo.yaml"], ["model.optimizer.init_args.lrr", "did you mean lr"]),
-    ("init-arg-typo", ["--data.init_args.batch_sizes=3"], ["data.init_args.batch_sizes", "did you mean batch_size"]),
+    (
+        "yaml-init-arg-typo",
+        ["--config", f"{F}/init_arg_typo.yaml"],
+        ["model.optimizer.init_args.lrr", "did you mean lr"],
+    ),
+    (
+        "init-arg-typo",
+        ["--data.init_args.batch_sizes=3"],
+        ["data.init_args.batch_sizes", "did you mean batch_size"],
+    ),
     ("wrong-type", ["--trainer.max_epochs=ten"], ["trainer.max_epochs", "'ten'", "int"]),
     ("wrong-type-nested", ["--model.optimizer.init_args.lr=fast"], ["model.optimizer.init_args.lr", "float"]),
     ("wrong-choice", ["--model.scheduler_interval=epochs"], ["model.scheduler_interval", "'epoch', 'step'"]),
@@ -129,7 +136,11 @@ CASES = [
         ["--trainer.accumulate_grad_batches=0"],
         ["trainer.accumulate_grad_batches", "1 or more"],
     ),
-    ("unknown-optimizer", ["--model.optimizer=AdamWW"], ["model.optimizer", "'AdamWW'", "did you mean AdamW", "Lion"]),
+    (
+        "unknown-optimizer",
+        ["--model.optimizer=AdamWW"],
+        ["model.optimizer", "'AdamWW'", "did you mean AdamW", "Lion"],
+    ),
     ("unknown-schedule", ["--model.scheduler=CosineLR"], ["model.scheduler", "CosineAnnealingLR"]),
     ("unknown-net", ["--model.net=ResNett"], ["model.net", "'ResNett'", "did you mean ResNet", "SimpleCNN"]),
     ("unknown-data", ["--data=Digitz"], ["data:", "'Digitz'", "did you mean Digits"]),
@@ -237,3 +248,219 @@ def test_bad_command_exits_2_naming_the_problem(
     assert "Traceback" not in err
     assert nothing_under(run_root), list(run_root.rglob("*"))
     assert not checkpoints["marker"].exists(), "the pickle bomb went off"
+
+
+def test_more_gpus_than_the_machine_has(monkeypatch: pytest.MonkeyPatch, run_root: Path, capsys) -> None:
+    # A machine with 2 GPUs, as far as the check can tell; it fails before anything touches CUDA.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for devices, named in (("4", "4 GPUs requested, but this machine has 2"), ("[0,5]", "GPU [5] requested")):
+        code, err = run_bad(
+            "fit",
+            "--config",
+            DIGITS,
+            "--trainer.accelerator=gpu",
+            f"--trainer.devices={devices}",
+            root=run_root,
+            capsys=capsys,
+        )
+        assert code == 2 and "trainer.devices" in err and named in err, err
+        assert "Traceback" not in err
+    assert nothing_under(run_root)
+
+
+def test_16_mixed_on_cpu_stays_a_warning(run_root: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.warns(UserWarning, match="Using `precision='bf16-mixed'` instead"):
+        code, err = run_bad(
+            "fit",
+            "--config",
+            DIGITS,
+            "--trainer.accelerator=cpu",
+            "--trainer.precision=16-mixed",
+            "--trainer.fast_dev_run=true",
+            "--trainer.logger=false",
+            "--run.test_after_fit=false",
+            root=run_root,
+            capsys=capsys,
+        )
+    assert code == 0, err[-2000:]
+
+
+def test_debug_errors_shows_the_traceback(run_root: Path, capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    monkeypatch.delenv("PROJECT_DEBUG_ERRORS", raising=False)
+    code, err = run_bad(
+        "fit", "--config", DIGITS, "--trainer.max_epochz=3", "--debug-errors", root=run_root, capsys=capsys
+    )
+    assert code == 2 and "Traceback" in err and "--trainer.max_epochz" in err
+    monkeypatch.setenv("PROJECT_DEBUG_ERRORS", "0")
+    code, err = run_bad(
+        "fit", "--config", DIGITS, "--model.optimizer.init_args.lr=-1", root=run_root, capsys=capsys
+    )
+    assert code == 2 and "Traceback" not in err
+    monkeypatch.setenv("PROJECT_DEBUG_ERRORS", "1")
+    code, err = run_bad(
+        "fit", "--config", DIGITS, "--model.optimizer.init_args.lr=-1", root=run_root, capsys=capsys
+    )
+    assert code == 2 and "Traceback" in err and "model.optimizer.init_args.lr" in err
+    assert nothing_under(run_root)
+
+
+# --- checkpoints --------------------------------------------------------------------------------------
+
+
+def test_truncated_checkpoint_gives_the_clear_error_and_the_original_still_loads(
+    trained_run: Path, tmp_path: Path, run_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    last = trained_run / "checkpoints" / "last.ckpt"
+    data = last.read_bytes()
+    offsets = sorted(random.Random(7).sample(range(len(data)), 10))
+    config = str(trained_run / "config.yaml")
+    for offset in offsets:
+        cut = tmp_path / f"cut_{offset}.ckpt"
+        cut.write_bytes(data[:offset])
+        code, err = run_bad(
+            "validate", "--config", config, "--ckpt_path", str(cut), root=run_root, capsys=capsys
+        )
+        assert code == 2, err[-2000:]
+        assert str(cut) in err and ("truncated" in err or "not a readable" in err), err
+        assert "Traceback" not in err
+    assert last.read_bytes() == data
+    code, err = run_bad(
+        "validate",
+        "--config",
+        config,
+        "--ckpt_path",
+        str(last),
+        "--trainer.limit_val_batches=1",
+        root=run_root,
+        capsys=capsys,
+    )
+    assert code == 0, err[-2000:]
+
+
+def test_checkpoint_needing_code_loads_only_when_trusted(
+    trained_run: Path, tmp_path: Path, run_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import pathlib
+
+    state = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
+    state["note"] = pathlib.PurePosixPath("made/by/a/custom/callback")  # not allowed by weights_only
+    ckpt = tmp_path / "custom.ckpt"
+    torch.save(state, ckpt)
+    config = str(trained_run / "config.yaml")
+    args = ("validate", "--config", config, "--ckpt_path", str(ckpt), "--trainer.limit_val_batches=1")
+    code, err = run_bad(*args, root=run_root, capsys=capsys)
+    assert code == 2 and "refused" in err and "pathlib.PurePosixPath" in err and "--weights_only=false" in err
+    code, err = run_bad(*args, "--weights_only=false", root=run_root, capsys=capsys)
+    assert code == 0, err[-2000:]
+
+
+# --- end to end: real processes -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_exit_statuses_end_to_end(checkpoints: dict, tmp_path: Path) -> None:
+    root = tmp_path / "result"
+    typo = main_py("fit", "--config", DIGITS, "--trainer.max_epoch=3", f"--run.root={root}", timeout=60)
+    assert typo.returncode == 2 and "--trainer.max_epochs" in typo.stderr
+    assert "Traceback" not in typo.stderr
+    bomb = main_py(
+        "validate",
+        "--config",
+        DIGITS,
+        "--ckpt_path",
+        str(checkpoints["bomb"]),
+        f"--run.root={root}",
+        timeout=60,
+    )
+    assert bomb.returncode == 2 and "refused" in bomb.stderr and "Traceback" not in bomb.stderr
+    assert not checkpoints["marker"].exists(), "the pickle bomb went off"
+    assert nothing_under(root)
+    # A bug (here a net whose outputs the loss cannot take) keeps its traceback and exit status 1.
+    bug = main_py(
+        "fit",
+        "--config",
+        DIGITS,
+        "--model.net=torch.nn.Identity",
+        "--trainer.logger=false",
+        "--trainer.max_epochs=1",
+        f"--run.root={root}",
+        timeout=120,
+    )
+    assert bug.returncode == 1 and "Traceback" in bug.stderr, bug.stderr[-2000:]
+
+
+# --- fuzz: wrong-typed values for 20 keys ----------------------------------------------------------------
+
+WORDS = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=8
+).filter(
+    # Words YAML or jsonargparse read as null, booleans or numbers are not wrong for every type.
+    lambda w: (
+        w.lower()
+        not in {
+            "null",
+            "none",
+            "true",
+            "false",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "inf",
+            "nan",
+            "infinity",
+            "e",
+            "auto",
+        }
+    )
+)
+NOT_A_NUMBER = st.one_of(WORDS, st.just("[1, 2]"), st.just("{a: 1}"))
+NOT_AN_INT = st.one_of(NOT_A_NUMBER, st.sampled_from(["1.5", "0.25", "-2.75"]))
+NOT_A_BOOL = st.one_of(WORDS, st.sampled_from(["2", "-1", "0.5", "[true]"]))
+NOT_A_CHOICE = WORDS
+NOT_A_LIST = st.one_of(WORDS, st.just("{a: 1}"), st.just("[a, b]"))
+KEYS = {
+    "trainer.max_epochs": NOT_AN_INT,
+    "trainer.accumulate_grad_batches": NOT_AN_INT,
+    "trainer.check_val_every_n_epoch": NOT_AN_INT,
+    "trainer.log_every_n_steps": NOT_AN_INT,
+    "trainer.num_nodes": NOT_AN_INT,
+    "trainer.gradient_clip_val": NOT_A_NUMBER,
+    "trainer.enable_checkpointing": NOT_A_BOOL,
+    "trainer.precision": NOT_A_CHOICE,
+    "model.optimizer.init_args.lr": NOT_A_NUMBER,
+    "model.optimizer.init_args.weight_decay": NOT_A_NUMBER,
+    "model.net.init_args.num_classes": NOT_AN_INT,
+    "model.net.init_args.dropout": NOT_A_NUMBER,
+    "model.net.init_args.channels": NOT_A_LIST,
+    "model.compile": NOT_A_BOOL,
+    "model.scheduler_interval": NOT_A_CHOICE,
+    "model.evaluator.init_args.average": NOT_A_CHOICE,
+    "data.init_args.batch_size": NOT_AN_INT,
+    "data.init_args.val_fraction": NOT_A_NUMBER,
+    "run.test_after_fit": NOT_A_BOOL,
+    "seed_everything": NOT_A_NUMBER,
+}
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_wrong_typed_values_never_traceback_never_pass(data: st.DataObject, run_root: Path, capsys) -> None:
+    key = data.draw(st.sampled_from(sorted(KEYS)))
+    value = data.draw(KEYS[key])
+    # Parsing only (--print_config exits 0 after a successful parse): a wrong value must stop the parse.
+    code, err = run_bad(
+        "fit", "--config", DIGITS, f"--{key}={value}", "--print_config", root=run_root, capsys=capsys
+    )
+    assert code == 2, f"--{key}={value!r} was accepted: {err[-500:]}"
+    assert "Traceback" not in err
+    assert key.rpartition(".")[2] in err, err
