@@ -448,7 +448,10 @@ KEYS = {
 
 @settings(
     max_examples=20,
-    phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure is shown as drawn (each try costs ~1 s)
+    phases=[
+        Phase.explicit,
+        Phase.generate,
+    ],  # no shrinking: a failure is shown as drawn (each try costs ~1 s)
     deadline=None,
     database=None,
     derandomize=True,
