@@ -124,8 +124,10 @@ def wrong_value(key: str, message: str) -> str:
     if choices:
         expected.insert(0, f"one of {', '.join(choices)}")
     if not expected:
-        detail = next((line for line in lines[1:] if line and not line.startswith("Parser key")), "")
-        return f"{key}: {detail or lines[0]}"
+        details = [
+            line for line in lines[1:] if line and not line.startswith(("Parser key", "Given value type"))
+        ]
+        return f"{key}: {' '.join(details[:3]) or lines[0]}"
     got = f"{given!r} is not allowed; " if given is not None else ""
     return f"{key}: {got}expected {' or '.join(expected)}"
 

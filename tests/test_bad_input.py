@@ -468,3 +468,29 @@ def test_wrong_typed_values_never_traceback_never_pass(data: st.DataObject, run_
     assert code == 2, f"--{key}={value!r} was accepted: {err[-500:]}"
     assert "Traceback" not in err
     assert key.rpartition(".")[2] in err, err
+
+
+# --- the servers the scripts start listen on 127.0.0.1 unless told otherwise -----------------------------
+
+
+@pytest.mark.parametrize("script", ["run_mlflow.sh", "run_tensorboard.sh"])
+def test_server_scripts_bind_localhost(script: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    path = CONFIGS.parent / "scripts" / script
+    if not path.is_file():
+        pytest.skip(f"scripts/{script} is not on this branch")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("mlflow", "tensorboard"):  # stand-ins that print the arguments they were started with
+        (fake / tool).write_text('#!/bin/sh\necho "$@"\n')
+        (fake / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    env.pop("HOST", None)
+    default = subprocess.run([str(path), str(tmp_path / "result")], env=env, capture_output=True, text=True)
+    assert "--host 127.0.0.1" in default.stdout, default.stdout + default.stderr
+    chosen = subprocess.run(
+        [str(path), str(tmp_path / "result")], env={**env, "HOST": "0.0.0.0"}, capture_output=True, text=True
+    )
+    assert "--host 0.0.0.0" in chosen.stdout
