@@ -58,7 +58,7 @@ def explain(message: str, parser: ArgumentParser) -> str:
         return message.strip().splitlines()[0]
     key = ".init_args.".join(keys)
     # Class names and init args only explain the error when the key takes nothing but classes (and null).
-    class_only = not re.search(r"Expected an? <class '(?!NoneType)", message)
+    class_only = not re.search(r"Expected an? <class '(int|float|str|list|dict|tuple)'>", message)
     if (match := _UNKNOWN_ARG.search(message)) and class_only:
         class_path = next(iter(_CLASS_PATH.findall(message)), None)
         return unknown_init_arg(key, match.group(1), class_path)

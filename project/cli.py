@@ -160,9 +160,9 @@ class TemplateCLI(LightningCLI):
         """A command that fails before training leaves no run dir behind."""
         if self.created_run_dir and self.run_dir is not None and self.run_dir.path.is_dir():
             shutil.rmtree(self.run_dir.path, ignore_errors=True)
-            for folder in (self.run_dir.path.parent, self.run_dir.path.parent.parent):  # <root>/<data>, <root>
+            for folder in (self.run_dir.path.parent, self.run_dir.path.parent.parent):
                 with contextlib.suppress(OSError):
-                    folder.rmdir()  # only when empty
+                    folder.rmdir()  # <root>/<data>, then <root>, when empty
 
     def before_fit(self) -> None:
         if self.resuming:

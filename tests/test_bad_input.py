@@ -146,6 +146,12 @@ CASES = [
     ("unknown-data", ["--data=Digitz"], ["data:", "'Digitz'", "did you mean Digits"]),
     ("unknown-evaluator", ["--model.evaluator=Classifier"], ["model.evaluator", "ClassificationEvaluator"]),
     (
+        "unknown-callback",
+        ["--trainer.callbacks+=EarlyStoping"],
+        ["trainer.callbacks", "did you mean EarlyStopping"],
+    ),
+    ("unknown-logger", ["--trainer.logger=MLFlowLoger"], ["trainer.logger", "did you mean MLFlowLogger"]),
+    (
         "unknown-metric",
         ["--model.evaluator.init_args.metrics=[acc]"],
         ["model.evaluator.metrics", "accuracy"],
@@ -494,3 +500,16 @@ def test_server_scripts_bind_localhost(script: str, tmp_path: Path) -> None:
         [str(path), str(tmp_path / "result")], env={**env, "HOST": "0.0.0.0"}, capture_output=True, text=True
     )
     assert "--host 0.0.0.0" in chosen.stdout
+
+
+def test_remote_checkpoint_loads_with_weights_only() -> None:
+    from jsonargparse import Namespace
+
+    from project.config_checks import check_ckpt_path
+
+    cfg = Namespace(ckpt_path="https://example.org/model.ckpt", weights_only=None)
+    check_ckpt_path("fit", cfg, has_run_dir=False)
+    assert cfg.weights_only is True  # Lightning would pass weights_only=False for a URL
+    trusted = Namespace(ckpt_path="https://example.org/model.ckpt", weights_only=False)
+    check_ckpt_path("fit", trusted, has_run_dir=False)
+    assert trusted.weights_only is False
