@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from project.checkpoint_file import read_checkpoint
 from project.launch import global_rank, shared_value
 

@@ -513,3 +513,19 @@ def test_remote_checkpoint_loads_with_weights_only() -> None:
     trusted = Namespace(ckpt_path="https://example.org/model.ckpt", weights_only=False)
     check_ckpt_path("fit", trusted, has_run_dir=False)
     assert trusted.weights_only is False
+
+
+def test_resume_from_a_truncated_last_ckpt_changes_nothing(
+    trained_run: Path, tmp_path: Path, run_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import shutil
+
+    run = tmp_path / "digits" / trained_run.name
+    shutil.copytree(trained_run, run)
+    last = run / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, err = run_bad("fit", "--config", str(run / "config.yaml"), root=run_root, capsys=capsys)
+    assert code == 2 and str(last) in err and "truncated" in err, err[-2000:]
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert nothing_under(run_root)
