@@ -11,7 +11,7 @@ from typing import Any
 
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningCLI, LightningArgumentParser
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
@@ -87,7 +87,9 @@ class TemplateCLI(LightningCLI):
                     self.resuming = True
         else:
             if ckpt_path in ("best", "last") and source is not None:
-                cfg.ckpt_path = str(source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint)
+                cfg.ckpt_path = str(
+                    source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint
+                )
             elif ckpt_path not in (None, "best", "last", "hpc", "registry"):
                 source = RunDir.containing(ckpt_path) or source
             self.run_dir = source
@@ -225,4 +227,3 @@ def cli_main(args: ArgsType = None) -> None:
     with user_errors_exit_2():
         check_config_files(args if isinstance(args, list) else sys.argv[1:])
         TemplateCLI(args=args)
-
