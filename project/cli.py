@@ -3,6 +3,7 @@
 ``python main.py fit|validate|test|predict --config CONFIG.yaml [--key=value ...]``
 """
 
+import contextlib
 import random
 import shutil
 from pathlib import Path
@@ -20,12 +21,16 @@ import project.evaluation
 import project.loggers
 import project.nets
 import project.optim  # noqa: F401
+from project.argument_parser import TemplateArgumentParser
 from project.callbacks.run_info import RunInfoWriter
+from project.config_checks import check_ckpt_path, check_config_files, check_trainer
 from project.config_tree import class_of, flatten, short_name
 from project.data.base import BaseDataModule
+from project.errors import take_debug_flag, user_errors_exit_2
 from project.launch import shared_value
 from project.module import SupervisedModule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
+from project.setup_checks import check_instantiated
 
 DEFAULT_LOGGERS = [
     {"class_path": "project.loggers.RunMLFlowLogger"},
@@ -47,6 +52,7 @@ class TemplateCLI(LightningCLI):
             # The run dir, not the first logger's log_dir, gets config.yaml (see `write_config`).
             save_config_callback=None,
             auto_configure_optimizers=False,
+            parser_class=TemplateArgumentParser,  # short errors, no abbreviated options
             args=args,
             run=run,
         )
@@ -57,6 +63,9 @@ class TemplateCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         super().parse_arguments(parser, args)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
+        check_trainer(cfg.trainer)
+        if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
+            check_ckpt_path(self.config.get("subcommand"), cfg, has_run_dir=True)
         if cfg.get("seed_everything") in (True, None):
             # Lightning would take 0 for `true`; draw a seed instead (rank 0's, on every rank) and record it.
             cfg.seed_everything = int(shared_value("seed", lambda: str(random.randint(0, 2**31 - 1))))
@@ -84,6 +93,7 @@ class TemplateCLI(LightningCLI):
             elif ckpt_path not in (None, "best", "last", "hpc", "registry"):
                 source = RunDir.containing(ckpt_path) or source
             self.run_dir = source
+        check_ckpt_path(self.subcommand, cfg, has_run_dir=source is not None)
         if self.run_dir is None:
             self.run_dir = new_run_dir(options, short_name(cfg.data), net_name(cfg.model.net))
             self.created_run_dir = is_global_zero()
@@ -132,6 +142,8 @@ class TemplateCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
+            ckpt_path = self.config[self.subcommand].get("ckpt_path")
+            check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path)
         except BaseException:
             self.remove_unused_run_dir()
             raise
@@ -154,6 +166,9 @@ class TemplateCLI(LightningCLI):
         """A command that fails before training leaves no run dir behind."""
         if self.created_run_dir and self.run_dir is not None and self.run_dir.path.is_dir():
             shutil.rmtree(self.run_dir.path, ignore_errors=True)
+            for folder in (self.run_dir.path.parent, self.run_dir.path.parent.parent):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # <root>/<data>, then <root>, when empty
 
     def before_fit(self) -> None:
         if self.resuming:
@@ -203,5 +218,16 @@ def previous_mlflow_run_id(run: RunDir) -> str | None:
 
 
 def cli_main(args: ArgsType = None) -> None:
-    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests call ``cli_main(["fit", ...])``)."""
-    TemplateCLI(args=args)
+    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests call ``cli_main(["fit", ...])``).
+
+    User mistakes end with exit status 2 and one message (see ``project.errors``).
+    """
+    import sys
+
+    if args is None:
+        sys.argv[1:] = take_debug_flag(sys.argv[1:])
+    elif isinstance(args, list):
+        args = take_debug_flag(args)
+    with user_errors_exit_2():
+        check_config_files(args if isinstance(args, list) else sys.argv[1:])
+        TemplateCLI(args=args)

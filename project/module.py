@@ -123,6 +123,10 @@ class SupervisedModule(LightningModule):
         results = self.evaluator.end_epoch(stage, self.trainer)
         self.log_dict({f"{stage}/{name}": value for name, value in results.items()}, sync_dist=True)
 
+    def monitor_keys(self) -> list[str]:
+        """The keys logged during ``fit`` that a ``monitor`` may name (learning rates come as ``lr-*``)."""
+        return ["train/loss", "val/loss", *(f"val/{name}" for name in self.evaluator.metric_names)]
+
     def parameter_groups(self) -> list[dict]:
         """All trainable parameters; biases and norm weights in a group without weight decay if configured."""
         params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]

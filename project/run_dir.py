@@ -8,8 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
+from project.checkpoint_file import read_checkpoint
 from project.launch import global_rank, shared_value
 
 
@@ -70,7 +69,7 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         """The best checkpoint recorded in ``last.ckpt``, re-rooted on this dir; else ``best.ckpt``."""
         if self.last_checkpoint.is_file():
-            state = torch.load(self.last_checkpoint, map_location="cpu", weights_only=True)
+            state = read_checkpoint(self.last_checkpoint, "ckpt_path (the run's last.ckpt)")
             for key, value in state.get("callbacks", {}).items():
                 best = value.get("best_model_path") if key.startswith("ModelCheckpoint") else None
                 if best and (self.checkpoints / Path(best).name).is_file():
