@@ -1,0 +1,190 @@
+"""Sends metrics and params to MLflow from a background thread, so that a slow or dead store never stalls training.
+
+Failures never raise into training. A store that cannot be reached puts the sender offline: later items are
+dropped and counted (with one attempt per ``retry_interval`` to come back), and ``summary()`` says what was
+not sent. A store that answers but rejects an item (a 4xx answer, e.g. a param that would change value) drops
+that item only.
+"""
+
+import queue
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from project.loggers.mlflow_limits import batches
+
+SYNC_HINT = "the run dir has everything; send it later with `python scripts/sync_mlflow.py RUN_DIR`"
+
+
+def is_rejection(error: BaseException) -> bool:
+    """True when the store answered and refused the request (it is reachable), False for connection errors."""
+    code = getattr(error, "get_http_status_code", lambda: 500)()
+    return 400 <= int(code) < 500
+
+
+@dataclass
+class Dropped:
+    """What did not reach MLflow, by kind, and the first error that caused it."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    first_error: str | None = None
+
+    def add(self, kind: str, n: int, error: BaseException | str | None = None) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + n
+        if error is not None and self.first_error is None:
+            self.first_error = (
+                f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
+            )
+
+    def __bool__(self) -> bool:
+        return any(self.counts.values())
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in self.counts.items() if n)
+
+
+class MLflowSender:
+    """A queue of ``(kind, items)`` that one daemon thread sends with ``send(kind, items)``.
+
+    ``kind`` is ``"metric values"`` or ``"params"``; ``send`` does the blocking call to MLflow.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[str, list[Any]], None],
+        target: str,
+        retry_interval: float = 60.0,
+        synchronous: bool = False,
+    ) -> None:
+        self._send = send
+        self.target = target
+        self.retry_interval = retry_interval
+        self.synchronous = synchronous
+        self.dropped = Dropped()
+        self.offline_since: float | None = None
+        self._next_try = 0.0
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def online(self) -> bool:
+        return self.offline_since is None
+
+    def may_try(self) -> bool:
+        """True when online, or when offline long enough to try again."""
+        return self.online or time.monotonic() >= self._next_try
+
+    def go_offline(self, error: BaseException | str) -> None:
+        """Stop sending (until the next retry) after a connection failure; warn the first time."""
+        with self._lock:
+            first = self.offline_since is None
+            if first:
+                self.offline_since = time.monotonic()
+            self._next_try = time.monotonic() + self.retry_interval
+        if first:
+            detail = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
+            warnings.warn(
+                f"MLflow at {self.target} cannot be reached ({_first_line(detail)}); training goes on and what "
+                f"cannot be sent is counted; {SYNC_HINT}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.dropped.add("", 0, error)
+
+    def put(self, kind: str, items: list[Any]) -> None:
+        if not items:
+            return
+        if self.synchronous:
+            self.send_now(kind, items)
+            return
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="mlflow-sender", daemon=True)
+            self._thread.start()
+        self._queue.put((kind, items))
+
+    def _loop(self) -> None:
+        while True:
+            kind, items = self._queue.get()
+            try:
+                if kind is not None:
+                    # Everything queued meanwhile goes in as few requests as MLflow's batch limits allow.
+                    pending = {kind: list(items)}
+                    while True:
+                        try:
+                            more_kind, more = self._queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        self._queue.task_done()
+                        if more_kind is not None:
+                            pending.setdefault(more_kind, []).extend(more)
+                    for pending_kind, pending_items in pending.items():
+                        self.send_now(pending_kind, pending_items)
+            finally:
+                self._queue.task_done()
+
+    def send_now(self, kind: str, items: list[Any]) -> None:
+        """Send in this thread (failures are counted, never raised)."""
+        chunks = list(batches(items, kind))
+        for index, chunk in enumerate(chunks):
+            if not self.may_try():
+                self.dropped.add(kind, sum(len(c) for c in chunks[index:]))
+                return
+            try:
+                self._send(kind, chunk)
+            except Exception as error:  # noqa: BLE001 - nothing MLflow raises may stop training
+                self.dropped.add(kind, len(chunk), error)
+                if is_rejection(error):
+                    warnings.warn(
+                        f"MLflow refused {len(chunk)} {kind}: {_first_line(str(error))}", stacklevel=2
+                    )
+                else:
+                    self.go_offline(error)
+            else:
+                if not self.online:
+                    self.offline_since = None
+                    warnings.warn(f"MLflow at {self.target} answers again; sending resumed", stacklevel=2)
+
+    def flush(self, timeout: float) -> None:
+        """Wait until the queue is sent (or dropped); after ``timeout`` seconds count the rest as not sent."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        deadline = time.monotonic() + timeout
+        done = threading.Event()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+        if not done.wait(max(deadline - time.monotonic(), 0)):
+            left = 0
+            while True:
+                try:
+                    kind, items = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                self._queue.task_done()
+                if kind is not None:
+                    left += 1
+                    self.dropped.add(
+                        kind, len(items), f"not sent within {timeout:.0f} s at the end of the run"
+                    )
+            self.go_offline(f"sending did not finish within {timeout:.0f} s")
+
+    def summary(self) -> str | None:
+        """One line on what was not sent, or None when everything arrived."""
+        if not self.dropped:
+            return None
+        return (
+            f"MLflow at {self.target} did not receive {self.dropped.describe()} "
+            f"(first error: {_first_line(self.dropped.first_error or 'unknown')}); {SYNC_HINT}"
+        )
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= 300 else line[:297] + "..."
