@@ -9,7 +9,7 @@ from typing import Any
 
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningCLI, LightningArgumentParser
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 # Imported for their side effect: their classes resolve by short name (`class_path: ResNet`).
@@ -72,9 +72,7 @@ class TemplateCLI(LightningCLI):
                     self.resuming = True
         else:
             if ckpt_path in ("best", "last") and source is not None:
-                cfg.ckpt_path = str(
-                    source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint
-                )
+                cfg.ckpt_path = str(source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint)
             elif ckpt_path not in (None, "best", "last", "hpc", "registry"):
                 source = RunDir.containing(ckpt_path) or source
             self.run_dir = source

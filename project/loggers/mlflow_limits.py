@@ -25,7 +25,7 @@ def legal_name(name: str) -> str:
     return (
         name
         if len(name) <= MAX_KEY_LENGTH
-        else name[: MAX_KEY_LENGTH - 9] + f"~{zlib.crc32(name.encode()):08x}"
+        else name[: MAX_KEY_LENGTH - 9] + f"_{zlib.crc32(name.encode()):08x}"
     )
 
 

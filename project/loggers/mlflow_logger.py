@@ -72,7 +72,7 @@ class RunMLFlowLogger(Logger):
             request_retries: Retries of a failed HTTP request; ``$MLFLOW_HTTP_REQUEST_MAX_RETRIES`` or 2.
             request_timeout: Seconds before an HTTP request fails; ``$MLFLOW_HTTP_REQUEST_TIMEOUT`` or 10.
             connect_timeout: Seconds the server's health check before training may take.
-            flush_timeout: Seconds the end of the run waits for queued metrics before counting them as not sent.
+            flush_timeout: Seconds the end of the run waits for queued metrics before counting them as lost.
             run_dir: The run directory (set by the CLI): its ``config.yaml`` and ``run_info.json`` become
                 artifacts.
         """
@@ -173,7 +173,10 @@ class RunMLFlowLogger(Logger):
             except Exception as error:  # noqa: BLE001
                 if not _not_found(error):
                     raise
-                warnings.warn(f"MLflow run {self._run_id} is not in {self.tracking_uri}; starting a new one")
+                warnings.warn(
+                    f"MLflow run {self._run_id} is not in {self.tracking_uri}; starting a new one",
+                    stacklevel=2,
+                )
             else:
                 self._existing_params = dict(run.data.params)
                 client.update_run(self._run_id, status="RUNNING")
@@ -253,7 +256,7 @@ class RunMLFlowLogger(Logger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        """Send what is queued, upload the run dir's files, set the run's final status; warn about what failed."""
+        """Send what is queued, upload the run dir's files, set the final status; warn about what failed."""
         if self._sender is None:
             return
         sender = self.sender

@@ -1,4 +1,4 @@
-"""Sends metrics and params to MLflow from a background thread, so that a slow or dead store never stalls training.
+"""Sends metrics and params to MLflow from a background thread: a slow or dead store never stalls training.
 
 Failures never raise into training. A store that cannot be reached puts the sender offline: later items are
 dropped and counted (with one attempt per ``retry_interval`` to come back), and ``summary()`` says what was
@@ -88,8 +88,8 @@ class MLflowSender:
         if first:
             detail = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
             warnings.warn(
-                f"MLflow at {self.target} cannot be reached ({_first_line(detail)}); training goes on and what "
-                f"cannot be sent is counted; {SYNC_HINT}",
+                f"MLflow at {self.target} cannot be reached ({_first_line(detail)}); training goes on, and "
+                f"what cannot be sent is counted; {SYNC_HINT}",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -136,13 +136,17 @@ class MLflowSender:
             try:
                 self._send(kind, chunk)
             except Exception as error:  # noqa: BLE001 - nothing MLflow raises may stop training
-                self.dropped.add(kind, len(chunk), error)
-                if is_rejection(error):
-                    warnings.warn(
-                        f"MLflow refused {len(chunk)} {kind}: {_first_line(str(error))}", stacklevel=2
-                    )
-                else:
+                if not is_rejection(error):
+                    self.dropped.add(kind, len(chunk), error)
                     self.go_offline(error)
+                elif kind == "params" and len(chunk) > 1:
+                    # One refused param (e.g. a changed value) must not take the other 99 with it.
+                    for item in chunk:
+                        self.send_now(kind, [item])
+                else:
+                    self.dropped.add(kind, len(chunk), error)
+                    message = f"MLflow refused {len(chunk)} {kind}: {_first_line(str(error))}"
+                    warnings.warn(message, stacklevel=2)
             else:
                 if not self.online:
                     self.offline_since = None

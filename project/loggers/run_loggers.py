@@ -72,7 +72,7 @@ def previous_mlflow_run_id(run: RunDir) -> str | None:
 
 
 def start_tracking(trainer: Trainer, config: dict[str, Any], resuming: bool) -> None:
-    """Rank 0, before ``fit``: connect (health check, create or reopen the run), then log the config as params.
+    """Rank 0, before ``fit``: connect (health check, create or reopen the run), log the config as params.
 
     A resumed run keeps the params it started with (MLflow refuses to change them); its ``config.yaml``
     artifact shows the config it resumed with.
