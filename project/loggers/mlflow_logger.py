@@ -97,6 +97,7 @@ class RunMLFlowLogger(Logger):
         self._existing_params: dict[str, str] = {}
         self._reported: str | None = None
         self._connect_failed = False
+        self._logged_up_to: dict[str, int] = {}
 
     # --- where the run lives ----------------------------------------------------------------------------
 
@@ -141,10 +142,12 @@ class RunMLFlowLogger(Logger):
         return self._sender
 
     @rank_zero_only
-    def connect(self) -> bool:
+    def connect(self, resuming: bool = False) -> bool:
         """Check the server, then create the run or set the existing one RUNNING again; True when online.
 
         Called before training starts; a failure warns and leaves the logger offline (nothing raises).
+        ``resuming``: training continues from a checkpoint, so metric steps the run already has are not
+        logged again (Lightning repeats a validation that was under way when ``last.ckpt`` was saved).
         """
         # One attempt only: a retry in the training loop could block it for connect_timeout seconds.
         if self._client is not None or self._connect_failed:
@@ -153,20 +156,20 @@ class RunMLFlowLogger(Logger):
         apply_request_limits(self._request_retries, self._request_timeout)
         uri = self.tracking_uri
         if is_http(uri) and not server_answers(uri, self._connect_timeout):
-            self.sender.go_offline(f"no answer from {uri}/health within {self._connect_timeout:g} s")
+            self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
             return False
         try:
             from mlflow import MlflowClient
 
             client = MlflowClient(uri)
-            self._start_run(client)
+            self._start_run(client, resuming)
         except Exception as error:  # noqa: BLE001 - a broken store must not stop training
             self.sender.go_offline(error)
             return False
         self._client, self._connect_failed = client, False
         return True
 
-    def _start_run(self, client: "MlflowClient") -> None:
+    def _start_run(self, client: "MlflowClient", resuming: bool) -> None:
         if self._run_id is not None:
             try:
                 run = client.get_run(self._run_id)
@@ -180,7 +183,12 @@ class RunMLFlowLogger(Logger):
             else:
                 self._existing_params = dict(run.data.params)
                 client.update_run(self._run_id, status="RUNNING")
-                client.set_tag(self._run_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                if resuming:
+                    client.set_tag(self._run_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                    self._logged_up_to = {
+                        key: max(m.step for m in client.get_metric_history(self._run_id, key))
+                        for key in run.data.metrics
+                    }
                 return
         experiment = client.get_experiment_by_name(self._experiment_name)
         if experiment is None or experiment.lifecycle_stage == "deleted":
@@ -234,10 +242,12 @@ class RunMLFlowLogger(Logger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
+        step = step or 0
         values = [
-            Metric(legal_name(self._prefix + key), float(value), now, step or 0)
+            Metric(name, float(value), now, step)
             for key, value in metrics.items()
             if not isinstance(value, str)
+            and step > self._logged_up_to.get(name := legal_name(self._prefix + key), -1)
         ]
         self.sender.put("metric values", values)
 

@@ -79,7 +79,7 @@ def start_tracking(trainer: Trainer, config: dict[str, Any], resuming: bool) -> 
     """
     for logger in trainer.loggers:
         if isinstance(logger, RunMLFlowLogger):
-            logger.connect()
+            logger.connect(resuming=resuming)
     if not resuming:
         params = flatten(config)
         for logger in trainer.loggers:
