@@ -120,6 +120,28 @@ def test_resume_logs_to_the_same_mlflow_run(run_root: Path, mlflow_store: str) -
         first_logged.setdefault(step, value)
     assert dict(history(client, first_id)) == pytest.approx(first_logged)
     assert "resumed_at" in client.get_run(first_id).data.tags
+    cli("test", "--config", str(run / "config.yaml"), "--ckpt_path", "best", root=run_root)
+    tested = client.get_run(first_id)
+    assert "test/accuracy" in tested.data.metrics, "evaluating a run logs to its MLflow run"
+    assert tested.info.status == "FINISHED"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "finalized", "expected"),
+    [("interrupted", "success", "KILLED"), ("failed", "failed", "FAILED")],
+)
+def test_mlflow_status_follows_run_info(
+    tmp_path: Path, mlflow_store: str, recorded: str, finalized: str, expected: str
+) -> None:
+    from mlflow import MlflowClient
+
+    from project.loggers import RunMLFlowLogger
+
+    (tmp_path / "run_info.json").write_text(json.dumps({"status": recorded}))
+    logger = RunMLFlowLogger(experiment_name="status", tracking_uri=mlflow_store, run_dir=str(tmp_path))
+    logger.log_metrics({"train/loss": 1.0}, step=1)
+    logger.finalize(finalized)
+    assert MlflowClient(mlflow_store).get_run(logger.run_id).info.status == expected
 
 
 def test_long_param_values_and_odd_metric_names_are_stored(tmp_path: Path, mlflow_store: str) -> None:

@@ -20,12 +20,13 @@ from project.loggers.mlflow_logger import RunMLFlowLogger
 
 
 @rank_zero_only
-def log_artifact(trainer: Trainer, path: str | Path, artifact_path: str | None = None) -> list[str]:
+def log_artifact(trainer: Trainer, path: str | Path, artifact_path: str | None = None) -> list[str] | None:
     """Keep ``path`` in the run dir and send it to every logger that stores files; returns where it went.
 
     A file outside the run dir is copied to ``RUN/artifacts/[artifact_path/]`` first, so that the run dir
     stays complete (and ``scripts/sync_mlflow.py`` can send it later) even if a server is down. MLflow gets
-    the copy from a background thread. TensorBoard stores no files and is skipped. Global rank 0 only.
+    the copy from a background thread. TensorBoard stores no files and is skipped. Global rank 0 only
+    (other ranks get None).
     """
     path = Path(path)
     if not path.exists():
