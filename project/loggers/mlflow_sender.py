@@ -101,30 +101,35 @@ class MLflowSender:
         if self.synchronous:
             self.send_now(kind, items)
             return
+        self._queue.put((kind, items))
+        self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name="mlflow-sender", daemon=True)
             self._thread.start()
-        self._queue.put((kind, items))
 
     def _loop(self) -> None:
+        """Send what is queued in as few requests as MLflow's limits allow; stop at ``(None, None)``."""
         while True:
-            kind, items = self._queue.get()
+            taken = [self._queue.get()]
+            while True:
+                try:
+                    taken.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if kind is not None:
-                    # Everything queued meanwhile goes in as few requests as MLflow's batch limits allow.
-                    pending = {kind: list(items)}
-                    while True:
-                        try:
-                            more_kind, more = self._queue.get_nowait()
-                        except queue.Empty:
-                            break
-                        self._queue.task_done()
-                        if more_kind is not None:
-                            pending.setdefault(more_kind, []).extend(more)
-                    for pending_kind, pending_items in pending.items():
-                        self.send_now(pending_kind, pending_items)
+                pending: dict[str, list[Any]] = {}
+                for kind, items in taken:
+                    if kind is not None:
+                        pending.setdefault(kind, []).extend(items)
+                for kind, items in pending.items():
+                    self.send_now(kind, items)
             finally:
-                self._queue.task_done()
+                for _ in taken:
+                    self._queue.task_done()
+            if any(kind is None for kind, _ in taken):
+                return
 
     def send_now(self, kind: str, items: list[Any]) -> None:
         """Send in this thread (failures are counted, never raised)."""
@@ -153,10 +158,13 @@ class MLflowSender:
                     warnings.warn(f"MLflow at {self.target} answers again; sending resumed", stacklevel=2)
 
     def flush(self, timeout: float) -> None:
-        """Wait until the queue is sent (or dropped); after ``timeout`` seconds count the rest as not sent."""
-        if self._thread is None or not self._thread.is_alive():
+        """Wait until the queue is sent (or dropped), then stop the thread.
+
+        After ``timeout`` seconds the rest counts as not sent. Logging afterwards starts a new thread.
+        """
+        if self._queue.unfinished_tasks == 0:
             return
-        deadline = time.monotonic() + timeout
+        self._ensure_thread()
         done = threading.Event()
 
         def wait() -> None:
@@ -164,20 +172,18 @@ class MLflowSender:
             done.set()
 
         threading.Thread(target=wait, daemon=True).start()
-        if not done.wait(max(deadline - time.monotonic(), 0)):
-            left = 0
-            while True:
-                try:
-                    kind, items = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                self._queue.task_done()
-                if kind is not None:
-                    left += 1
-                    self.dropped.add(
-                        kind, len(items), f"not sent within {timeout:.0f} s at the end of the run"
-                    )
-            self.go_offline(f"sending did not finish within {timeout:.0f} s")
+        if done.wait(timeout):
+            self._queue.put((None, None))
+            return
+        while True:
+            try:
+                kind, items = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._queue.task_done()
+            if kind is not None:
+                self.dropped.add(kind, len(items), f"not sent within {timeout:.0f} s at the end of the run")
+        self.go_offline(f"sending did not finish within {timeout:.0f} s")
 
     def summary(self) -> str | None:
         """One line on what was not sent, or None when everything arrived."""
