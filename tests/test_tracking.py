@@ -321,3 +321,22 @@ def test_server_killed_mid_run_costs_seconds_and_loses_nothing(
     assert dict(history(synced, run_id)) == pytest.approx(dict(tensorboard_scalars(run, "val/loss")))
     assert len(history(synced, run_id)) == 6
     assert synced.get_run(run_id).info.status == "FINISHED"
+
+
+def test_log_model_uploads_the_best_checkpoint(tmp_path: Path, mlflow_store: str) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from mlflow import MlflowClient
+
+    from project.loggers import RunMLFlowLogger
+
+    best = tmp_path / "checkpoints" / "best.ckpt"
+    best.parent.mkdir()
+    best.write_bytes(b"weights")
+    checkpoint = ModelCheckpoint(dirpath=best.parent)
+    checkpoint.best_model_path = str(best)
+    logger = RunMLFlowLogger(experiment_name="log-model", tracking_uri=mlflow_store, log_model=True)
+    logger.log_metrics({"val/loss": 1.0}, step=1)
+    logger.after_save_checkpoint(checkpoint)
+    logger.finalize("success")
+    client = MlflowClient(mlflow_store)
+    assert [a.path for a in client.list_artifacts(logger.run_id, "checkpoints")] == ["checkpoints/best.ckpt"]
