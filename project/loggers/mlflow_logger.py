@@ -222,11 +222,13 @@ class RunMLFlowLogger(Logger):
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         """Log flattened params; values longer than MLflow takes are cut (``config.yaml`` has them whole)."""
-        if not self.connect():
-            self.sender.dropped.add("params", len(params))
-            return
+        if hasattr(params, "as_dict"):  # jsonargparse's Namespace, nested
+            params = params.as_dict()
         params = vars(params) if isinstance(params, Namespace) else dict(params)
         flat = params_for_mlflow(flatten(params))
+        if not self.connect():
+            self.sender.dropped.add("params", len(flat))
+            return
         # MLflow refuses to change a param's value: a resumed run keeps the values it started with.
         new = {k: v for k, v in flat.items() if k not in self._existing_params}
         self._existing_params.update(new)
