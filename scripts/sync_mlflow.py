@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from project.config_tree import flatten  # noqa: E402
 from project.loggers.mlflow_connection import apply_request_limits  # noqa: E402
 from project.loggers.mlflow_limits import batches, legal_name, params_for_mlflow  # noqa: E402
-from project.loggers.mlflow_logger import MLFLOW_STATUS  # noqa: E402
+from project.loggers.mlflow_run_end import MLFLOW_STATUS  # noqa: E402
 
 
 def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float, float]]]:

@@ -3,7 +3,6 @@
 mlflow is imported only when this logger first talks to MLflow, on global rank 0; other ranks never do.
 """
 
-import json
 import os
 import time
 import warnings
@@ -18,13 +17,11 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from project.config_tree import flatten
 from project.loggers.mlflow_connection import apply_request_limits, is_http, server_answers
 from project.loggers.mlflow_limits import MAX_TAG_VALUE_LENGTH, fit_value, legal_name, params_for_mlflow
+from project.loggers.mlflow_run_end import files_to_upload, final_status, record_not_sent
 from project.loggers.mlflow_sender import MLflowSender
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-# run_info.json's final status -> MLflow's run status.
-MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 
 
 class RunMLFlowLogger(Logger):
@@ -274,38 +271,16 @@ class RunMLFlowLogger(Logger):
         sender = self.sender
         if self._client is not None:
             sender.flush(self._flush_timeout)
-            for path, artifact_path in self._final_artifacts():
+            for path, artifact_path in files_to_upload(
+                self.run_dir, self._log_model, self._checkpoint_callback
+            ):
                 sender.send_now("artifacts", [(str(path), artifact_path)])
             if sender.online:
                 try:
-                    self._client.set_terminated(self._run_id, self._final_status(status))
+                    self._client.set_terminated(self._run_id, final_status(self.run_dir, status))
                 except Exception as error:  # noqa: BLE001
                     sender.dropped.add("status updates", 1, error)
         self._report()
-
-    def _final_status(self, status: str) -> str:
-        info = self._run_info()
-        if info.get("status") == "interrupted":
-            return "KILLED"
-        return "FAILED" if status == "failed" else MLFLOW_STATUS.get(info.get("status"), "FINISHED")
-
-    def _final_artifacts(self) -> list[tuple[Path, str | None]]:
-        files: list[tuple[Path, str | None]] = []
-        if self.run_dir is not None:
-            files += [(self.run_dir / name, None) for name in ("config.yaml", "run_info.json")]
-        callback = self._checkpoint_callback
-        if self._log_model is True and callback is not None and callback.best_model_path:
-            files.append((Path(callback.best_model_path), "checkpoints"))
-        elif self._log_model == "all" and callback is not None and callback.dirpath:
-            files += [(path, "checkpoints") for path in sorted(Path(callback.dirpath).glob("*.ckpt"))]
-        return [(path, where) for path, where in files if path.is_file()]
-
-    def _run_info(self) -> dict[str, Any]:
-        path = self.run_dir / "run_info.json" if self.run_dir is not None else None
-        try:
-            return json.loads(path.read_text()) if path is not None else {}
-        except (OSError, ValueError):
-            return {}
 
     def _report(self) -> None:
         """Warn once about what was not sent and record it in ``run_info.json`` for ``sync_mlflow.py``."""
@@ -314,13 +289,7 @@ class RunMLFlowLogger(Logger):
             return
         self._reported = summary
         warnings.warn(summary, RuntimeWarning, stacklevel=2)
-        info = self._run_info()
-        if info:
-            info["mlflow_not_sent"] = {"tracking_uri": self.tracking_uri, **self.sender.dropped.counts}
-            info["mlflow_not_sent"].pop("", None)
-            tmp = self.run_dir / "run_info.json.tmp"
-            tmp.write_text(json.dumps(info, indent=2, default=str) + "\n")
-            os.replace(tmp, self.run_dir / "run_info.json")
+        record_not_sent(self.run_dir, self.tracking_uri, self.sender.dropped.counts)
 
 
 def _not_found(error: BaseException) -> bool:
