@@ -323,11 +323,15 @@ def test_server_killed_mid_run_costs_seconds_and_loses_nothing(
     assert synced.get_run(run_id).info.status == "FINISHED"
 
 
-def test_log_model_uploads_the_best_checkpoint(tmp_path: Path, mlflow_store: str) -> None:
+def test_log_model_uploads_the_best_checkpoint(
+    tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from mlflow import MlflowClient
 
     from project.loggers import RunMLFlowLogger
+
+    monkeypatch.chdir(tmp_path)
 
     best = tmp_path / "checkpoints" / "best.ckpt"
     best.parent.mkdir()
@@ -340,3 +344,6 @@ def test_log_model_uploads_the_best_checkpoint(tmp_path: Path, mlflow_store: str
     logger.finalize("success")
     client = MlflowClient(mlflow_store)
     assert [a.path for a in client.list_artifacts(logger.run_id, "checkpoints")] == ["checkpoints/best.ckpt"]
+    store_folder = Path(mlflow_store.removeprefix("sqlite:///")).parent
+    assert client.get_run(logger.run_id).info.artifact_uri.startswith(str(store_folder / "mlartifacts"))
+    assert not (tmp_path / "mlruns").exists()

@@ -7,6 +7,7 @@ blocks one call for about four minutes. The limits below make it cost seconds.
 import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 # (environment variable, default here); the variables are read by mlflow at request time.
 REQUEST_LIMITS = {
@@ -18,6 +19,13 @@ REQUEST_LIMITS = {
 
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+def default_artifact_location(uri: str) -> str | None:
+    """``mlartifacts/`` beside a sqlite store's file: artifacts never land in ``./mlruns`` of the CWD."""
+    if uri.startswith("sqlite:///"):
+        return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts")
+    return None
 
 
 def apply_request_limits(retries: int | None = None, timeout: int | None = None) -> None:

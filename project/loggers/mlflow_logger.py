@@ -15,7 +15,12 @@ from lightning.pytorch.loggers.logger import DummyExperiment, Logger, rank_zero_
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from project.config_tree import flatten
-from project.loggers.mlflow_connection import apply_request_limits, is_http, server_answers
+from project.loggers.mlflow_connection import (
+    apply_request_limits,
+    default_artifact_location,
+    is_http,
+    server_answers,
+)
 from project.loggers.mlflow_limits import MAX_TAG_VALUE_LENGTH, fit_value, legal_name, params_for_mlflow
 from project.loggers.mlflow_run_end import files_to_upload, final_status, record_not_sent
 from project.loggers.mlflow_sender import MLflowSender
@@ -189,7 +194,8 @@ class RunMLFlowLogger(Logger):
                 return
         experiment = client.get_experiment_by_name(self._experiment_name)
         if experiment is None or experiment.lifecycle_stage == "deleted":
-            location = None if is_http(self.tracking_uri) else self._artifact_location
+            uri = self.tracking_uri
+            location = None if is_http(uri) else self._artifact_location or default_artifact_location(uri)
             experiment_id = client.create_experiment(self._experiment_name, artifact_location=location)
         else:
             experiment_id = experiment.experiment_id
