@@ -6,13 +6,11 @@
 import contextlib
 import random
 import shutil
-from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 # Imported for their side effect: their classes resolve by short name (`class_path: ResNet`).
@@ -24,18 +22,14 @@ import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
 from project.callbacks.run_info import RunInfoWriter
 from project.config_checks import check_ckpt_path, check_config_files, check_trainer
-from project.config_tree import class_of, flatten, short_name
+from project.config_tree import short_name
 from project.data.base import BaseDataModule
 from project.errors import take_debug_flag, user_errors_exit_2
 from project.launch import shared_value
+from project.loggers.run_loggers import point_loggers_at_run, start_tracking
 from project.module import SupervisedModule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
 from project.setup_checks import check_instantiated
-
-DEFAULT_LOGGERS = [
-    {"class_path": "project.loggers.RunMLFlowLogger"},
-    {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "."}},
-]
 
 
 class TemplateCLI(LightningCLI):
@@ -106,36 +100,8 @@ class TemplateCLI(LightningCLI):
         """Fill in the run-dependent paths (kept out of the saved config, which is written before this)."""
         run = self.run_dir
         cfg.trainer.default_root_dir = str(run.path)
-        loggers = cfg.trainer.logger
-        if loggers in (None, True):
-            loggers = cfg.trainer.logger = [Namespace(d) for d in DEFAULT_LOGGERS]
-            for logger in loggers:
-                logger.init_args = Namespace(logger.get("init_args") or {})
-        elif isinstance(loggers, Namespace):
-            loggers = [loggers]
-        elif loggers is False:
-            loggers = []
-        for logger in loggers:
-            cls, args = class_of(logger), logger.init_args
-            if issubclass(cls, TensorBoardLogger):
-                args.update(Namespace(save_dir=str(run.path), name="", version="tensorboard"))
-                args.default_hp_metric = False
-            elif issubclass(cls, MLFlowLogger):
-                self.point_mlflow_at_run(args, cfg, options)
-
-    def point_mlflow_at_run(self, args: Namespace, cfg: Namespace, options: RunOptions) -> None:
-        import os
-
-        root = Path(options.root).resolve()
-        if not args.get("tracking_uri") and not os.environ.get("MLFLOW_TRACKING_URI"):
-            args.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
-        if args.get("experiment_name") in (None, "lightning_logs", "default"):
-            args.experiment_name = short_name(cfg.data)
-        if not args.get("artifact_location"):
-            args.artifact_location = str(root / "mlartifacts")
-        args.run_name = args.get("run_name") or self.run_dir.path.name
-        if not args.get("run_id"):
-            args.run_id = previous_mlflow_run_id(self.run_dir)
+        tags = {"data": short_name(cfg.data), "net": net_name(cfg.model.net)}
+        point_loggers_at_run(cfg.trainer, run, options.root, tags)
 
     # --- after the classes exist: last checks, then create the run dir's contents ------------------------
 
@@ -175,10 +141,7 @@ class TemplateCLI(LightningCLI):
             rank_zero_info(f"Resuming from {self.config.fit.ckpt_path}")
         if is_global_zero():
             self.write_config()
-            if not self.resuming:
-                params = flatten(self.config_dump_for_run())
-                for logger in self.trainer.loggers:
-                    logger.log_hyperparams(params)
+            start_tracking(self.trainer, self.config_dump_for_run(), self.resuming)
 
     def config_dump_for_run(self) -> dict[str, Any]:
         import yaml
@@ -207,14 +170,6 @@ def net_name(net: Namespace) -> str:
     name = short_name(net)
     depth = (net.get("init_args") or Namespace()).get("depth")
     return f"{name}{depth}" if depth else name
-
-
-def previous_mlflow_run_id(run: RunDir) -> str | None:
-    import json
-
-    if not run.info.is_file():
-        return None
-    return json.loads(run.info.read_text()).get("mlflow_run_id")
 
 
 def cli_main(args: ArgsType = None) -> None:

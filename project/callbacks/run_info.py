@@ -29,7 +29,7 @@ PACKAGES = (
 )
 
 
-def _git(*args: str) -> str | None:
+def git(*args: str) -> str | None:
     root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
@@ -70,12 +70,12 @@ class RunInfoWriter(Callback):
     @rank_zero_only
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         previous = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        status = _git("status", "--porcelain")
+        status = git("status", "--porcelain")
         now = _now()
         self.info = {
             "command": [sys.executable, *sys.argv],
             "cwd": os.getcwd(),
-            "git_commit": _git("rev-parse", "HEAD"),
+            "git_commit": git("rev-parse", "HEAD"),
             "git_dirty": None if status is None else bool(status),
             "host": socket.gethostname(),
             "platform": platform.platform(),

@@ -1,16 +1,41 @@
-"""MLflow logging that defaults to a local sqlite store and continues the same MLflow run on resume."""
+"""MLflow logging that never stops or stalls training, and continues the same MLflow run when a run resumes.
+
+mlflow is imported only when this logger first talks to MLflow, on global rank 0; other ranks never do.
+"""
 
 import os
-from typing import Literal
+import time
+import warnings
+from argparse import Namespace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers.logger import DummyExperiment, Logger, rank_zero_experiment
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+from project.config_tree import flatten
+from project.loggers.mlflow_connection import (
+    apply_request_limits,
+    default_artifact_location,
+    is_http,
+    server_answers,
+)
+from project.loggers.mlflow_limits import MAX_TAG_VALUE_LENGTH, fit_value, legal_name, params_for_mlflow
+from project.loggers.mlflow_run_end import files_to_upload, final_status, record_not_sent
+from project.loggers.mlflow_sender import MLflowSender
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 
-class RunMLFlowLogger(MLFlowLogger):
-    """Lightning's MLFlowLogger with run-time defaults instead of import-time ones.
+class RunMLFlowLogger(Logger):
+    """Logs params, metrics and the run dir's files to MLflow, on global rank 0 only.
 
-    The tracking URI is ``tracking_uri``, else ``$MLFLOW_TRACKING_URI`` read when the run starts, else
-    ``sqlite:///<run.root>/mlflow.db`` (filled in by the CLI). Metrics are sent asynchronously.
+    Metrics go through a background thread (``synchronous: false``), batched at ``trainer.log_every_n_steps``.
+    A store that is down at the start or goes down later costs seconds, not minutes: requests have bounded
+    retries and timeouts, failures become one warning, and what was not sent is counted in the warning and in
+    ``run_info.json`` (``mlflow_not_sent``) so that ``scripts/sync_mlflow.py`` can send it afterwards.
     """
 
     def __init__(
@@ -24,6 +49,11 @@ class RunMLFlowLogger(MLFlowLogger):
         artifact_location: str | None = None,
         run_id: str | None = None,
         synchronous: bool = False,
+        request_retries: int | None = None,
+        request_timeout: int | None = None,
+        connect_timeout: float = 5.0,
+        flush_timeout: float = 30.0,
+        run_dir: str | None = None,
     ) -> None:
         """Configure the MLflow run.
 
@@ -31,29 +61,252 @@ class RunMLFlowLogger(MLFlowLogger):
             experiment_name: MLflow experiment; the data set's name when not given.
             run_name: MLflow run name; the run directory's name when not given.
             tracking_uri: MLflow store or server, e.g. ``http://127.0.0.1:5000``; when not given,
-                ``$MLFLOW_TRACKING_URI`` or ``sqlite:///<run.root>/mlflow.db``.
-            tags: Extra tags for the run.
-            log_model: Upload checkpoints as artifacts: ``true`` the best at the end, ``all`` every save
-                (blocks training while uploading).
+                ``$MLFLOW_TRACKING_URI`` (read when the run starts) or ``sqlite:///<run.root>/mlflow.db``.
+            tags: Extra tags for the run (``data``, ``net``, ``run_dir`` and ``git_commit`` are added).
+            log_model: Upload checkpoints as artifacts when training ends: ``true`` the best one, ``all``
+                every file in the run's ``checkpoints/``.
             prefix: Prefix for every metric key.
-            artifact_location: Where a new experiment stores artifacts; ``<run.root>/mlartifacts`` by default.
-            run_id: Continue this MLflow run (set automatically when a run resumes).
-            synchronous: Wait for every metric to be stored (about 14 ms per call on sqlite) instead of
-                sending in the background.
+            artifact_location: Where a new experiment stores artifacts; ``<run.root>/mlartifacts`` for a local
+                store, the server's choice for a server.
+            run_id: Continue this MLflow run (set from ``run_info.json`` when a run resumes).
+            synchronous: Send every metric before training goes on (about 14 ms per call on sqlite) instead of
+                from a background thread.
+            request_retries: Retries of a failed HTTP request; ``$MLFLOW_HTTP_REQUEST_MAX_RETRIES`` or 2.
+            request_timeout: Seconds before an HTTP request fails; ``$MLFLOW_HTTP_REQUEST_TIMEOUT`` or 10.
+            connect_timeout: Seconds the server's health check before training may take.
+            flush_timeout: Seconds the end of the run waits for queued metrics before counting them as lost.
+            run_dir: The run directory (set by the CLI): its ``config.yaml`` and ``run_info.json`` become
+                artifacts.
         """
-        super().__init__(
-            experiment_name=experiment_name or "default",
-            run_name=run_name,
-            tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
-            tags=tags,
-            log_model=log_model,
-            prefix=prefix,
-            artifact_location=artifact_location,
-            run_id=run_id,
-            synchronous=synchronous,
-        )
+        super().__init__()
+        self._experiment_name = experiment_name or "default"
+        self._run_name = run_name
+        self._tracking_uri = tracking_uri
+        self.tags = dict(tags or {})
+        self._log_model = log_model
+        self._prefix = prefix
+        self._artifact_location = artifact_location
+        self._run_id = run_id
+        self._synchronous = synchronous
+        self._request_retries = request_retries
+        self._request_timeout = request_timeout
+        self._connect_timeout = connect_timeout
+        self._flush_timeout = flush_timeout
+        self.run_dir = Path(run_dir) if run_dir else None
+        self._client: MlflowClient | None = None
+        self._sender: MLflowSender | None = None
+        self._checkpoint_callback: ModelCheckpoint | None = None
+        self._existing_params: dict[str, str] = {}
+        self._reported: str | None = None
+        self._connect_failed = False
+        self._logged_up_to: dict[str, int] = {}
+
+    # --- where the run lives ----------------------------------------------------------------------------
+
+    @property
+    def tracking_uri(self) -> str:
+        """The store: the argument, else ``$MLFLOW_TRACKING_URI`` now, else the local default."""
+        return self._tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///result/mlflow.db"
+
+    @property
+    def name(self) -> str:
+        return self._experiment_name
+
+    @property
+    def version(self) -> str | None:
+        return self._run_id or self._run_name
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run id once the run exists (never contacts MLflow)."""
+        return self._run_id
 
     @property
     def known_run_id(self) -> str | None:
-        """The MLflow run id if the run exists already, without contacting the server."""
+        """The MLflow run id for ``run_info.json`` (an alias of ``run_id``)."""
         return self._run_id
+
+    @property
+    def save_dir(self) -> str | None:
+        return None
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> "MlflowClient | DummyExperiment":
+        """The ``mlflow.MlflowClient`` of this run (``run_id`` names the run); a no-op object when offline."""
+        self.connect()
+        return self._client if self._client is not None else DummyExperiment()
+
+    @property
+    def sender(self) -> MLflowSender:
+        if self._sender is None:
+            self._sender = MLflowSender(self._send, self.tracking_uri, synchronous=self._synchronous)
+        return self._sender
+
+    @rank_zero_only
+    def connect(self, resuming: bool = False) -> bool:
+        """Check the server, then create the run or set the existing one RUNNING again; True when online.
+
+        Called before training starts; a failure warns and leaves the logger offline (nothing raises).
+        ``resuming``: training continues from a checkpoint, so metric steps the run already has are not
+        logged again (Lightning repeats a validation that was under way when ``last.ckpt`` was saved).
+        """
+        # One attempt only: a retry in the training loop could block it for connect_timeout seconds.
+        if self._client is not None or self._connect_failed:
+            return self._client is not None
+        self._connect_failed = True
+        apply_request_limits(self._request_retries, self._request_timeout)
+        uri = self.tracking_uri
+        if is_http(uri) and not server_answers(uri, self._connect_timeout):
+            self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
+            return False
+        try:
+            from mlflow import MlflowClient
+
+            client = MlflowClient(uri)
+            self._start_run(client, resuming)
+        except Exception as error:  # noqa: BLE001 - a broken store must not stop training
+            self.sender.go_offline(error)
+            return False
+        self._client, self._connect_failed = client, False
+        return True
+
+    def _start_run(self, client: "MlflowClient", resuming: bool) -> None:
+        if self._run_id is not None:
+            try:
+                run = client.get_run(self._run_id)
+            except Exception as error:  # noqa: BLE001
+                if not _not_found(error):
+                    raise
+                warnings.warn(
+                    f"MLflow run {self._run_id} is not in {self.tracking_uri}; starting a new one",
+                    stacklevel=2,
+                )
+            else:
+                self._existing_params = dict(run.data.params)
+                client.update_run(self._run_id, status="RUNNING")
+                if resuming:
+                    client.set_tag(self._run_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                    self._logged_up_to = {
+                        key: max(m.step for m in client.get_metric_history(self._run_id, key))
+                        for key in run.data.metrics
+                    }
+                return
+        experiment = client.get_experiment_by_name(self._experiment_name)
+        if experiment is None or experiment.lifecycle_stage == "deleted":
+            uri = self.tracking_uri
+            location = None if is_http(uri) else self._artifact_location or default_artifact_location(uri)
+            experiment_id = client.create_experiment(self._experiment_name, artifact_location=location)
+        else:
+            experiment_id = experiment.experiment_id
+        tags = {**self.tags, **_git_tags()}
+        if self._run_name:
+            tags["mlflow.runName"] = self._run_name
+        tags = {legal_name(k): fit_value(v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items() if v is not None}
+        self._run_id = client.create_run(experiment_id, tags=tags, run_name=self._run_name).info.run_id
+
+    # --- what gets sent ------------------------------------------------------------------------------------
+
+    def _send(self, kind: str, items: list[Any]) -> None:
+        if self._client is None or self._run_id is None:
+            raise ConnectionError("no MLflow run")
+        if kind == "params":
+            self._client.log_batch(self._run_id, params=items, synchronous=True)
+        elif kind == "metric values":
+            self._client.log_batch(self._run_id, metrics=items, synchronous=True)
+        else:
+            for path, artifact_path in items:
+                if Path(path).is_dir():
+                    inside = "/".join(filter(None, [artifact_path, Path(path).name]))
+                    self._client.log_artifacts(self._run_id, path, inside)
+                else:
+                    self._client.log_artifact(self._run_id, path, artifact_path)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
+        """Log flattened params; values longer than MLflow takes are cut (``config.yaml`` has them whole)."""
+        if hasattr(params, "as_dict"):  # jsonargparse's Namespace, nested
+            params = params.as_dict()
+        params = vars(params) if isinstance(params, Namespace) else dict(params)
+        flat = params_for_mlflow(flatten(params))
+        if not self.connect():
+            self.sender.dropped.add("params", len(flat))
+            return
+        # MLflow refuses to change a param's value: a resumed run keeps the values it started with.
+        new = {k: v for k, v in flat.items() if k not in self._existing_params}
+        self._existing_params.update(new)
+        from mlflow.entities import Param
+
+        self.sender.put("params", [Param(k, v) for k, v in new.items()])
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if not self.connect():
+            self.sender.dropped.add("metric values", len(metrics))
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        step = step or 0
+        values = [
+            Metric(name, float(value), now, step)
+            for key, value in metrics.items()
+            if not isinstance(value, str)
+            and step > self._logged_up_to.get(name := legal_name(self._prefix + key), -1)
+        ]
+        self.sender.put("metric values", values)
+
+    @rank_zero_only
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Upload a file (or a directory's files) from the background thread; it is read when it is sent."""
+        if not self.connect():
+            self.sender.dropped.add("artifacts", 1)
+            return
+        self.sender.put("artifacts", [(str(path), artifact_path)])
+
+    def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
+        self._checkpoint_callback = checkpoint_callback
+
+    # --- the end -------------------------------------------------------------------------------------------
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        """Send what is queued, upload the run dir's files, set the final status; warn about what failed."""
+        if self._sender is None:
+            return
+        sender = self.sender
+        if self._client is not None:
+            sender.flush(self._flush_timeout)
+            for path, artifact_path in files_to_upload(
+                self.run_dir, self._log_model, self._checkpoint_callback
+            ):
+                sender.send_now("artifacts", [(str(path), artifact_path)])
+            if sender.online:
+                try:
+                    self._client.set_terminated(self._run_id, final_status(self.run_dir, status))
+                except Exception as error:  # noqa: BLE001
+                    sender.dropped.add("status updates", 1, error)
+        self._report()
+
+    def _report(self) -> None:
+        """Warn once about what was not sent and record it in ``run_info.json`` for ``sync_mlflow.py``."""
+        summary = self.sender.summary()
+        if summary is None or summary == self._reported:
+            return
+        self._reported = summary
+        warnings.warn(summary, RuntimeWarning, stacklevel=2)
+        record_not_sent(self.run_dir, self.tracking_uri, self.sender.dropped.counts)
+
+
+def _not_found(error: BaseException) -> bool:
+    return getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(error).lower()
+
+
+def _git_tags() -> dict[str, str | None]:
+    from project.callbacks.run_info import git
+
+    status = git("status", "--porcelain")
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else str(bool(status)),
+    }
