@@ -23,7 +23,7 @@ import project.optim  # noqa: F401
 from project.callbacks.run_info import RunInfoWriter
 from project.config_tree import class_of, flatten, short_name
 from project.data.base import BaseDataModule
-from project.launch import shared_value
+from project.launch import is_lightning_child, newest_checkpoint, rank_zero_first, shared_value
 from project.module import SupervisedModule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
 
@@ -59,7 +59,8 @@ class TemplateCLI(LightningCLI):
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
         if cfg.get("seed_everything") in (True, None):
             # Lightning would take 0 for `true`; draw a seed instead (rank 0's, on every rank) and record it.
-            cfg.seed_everything = int(shared_value("seed", lambda: str(random.randint(0, 2**31 - 1))))
+            draw = lambda: str(random.randint(0, 2**31 - 1))  # noqa: E731
+            cfg.seed_everything = int(shared_value("seed", draw, cfg.run.root))
 
     # --- before the classes exist: choose the run dir and point every output at it ---------------------
 
@@ -85,6 +86,11 @@ class TemplateCLI(LightningCLI):
         if self.run_dir is None:
             self.run_dir = new_run_dir(options, short_name(cfg.data), net_name(cfg.model.net))
             self.created_run_dir = is_global_zero()
+            if self.subcommand == "fit" and self.run_dir.info.is_file() and not is_lightning_child():
+                # A requeued SLURM job or a restarted torchrun group got its first attempt's run dir back.
+                self.created_run_dir = False
+                if (ckpt := newest_checkpoint(self.run_dir.path)) is not None:
+                    cfg.ckpt_path, self.resuming = str(ckpt), True
         # What config.yaml will hold: enough to resume; run-dependent paths are filled in on every start.
         self.saved_config = cfg.clone()
         self.saved_config.ckpt_path = None
@@ -129,7 +135,8 @@ class TemplateCLI(LightningCLI):
 
     def instantiate_classes(self) -> None:
         try:
-            super().instantiate_classes()
+            with rank_zero_first("instantiate", self.config[self.subcommand].run.root):
+                super().instantiate_classes()
         except BaseException:
             self.remove_unused_run_dir()
             raise
