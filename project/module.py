@@ -9,6 +9,8 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from project.evaluation.evaluator import Evaluator
+from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
+from project.sharded_clipping import clip_sharded_grad_norm
 
 
 class SupervisedModule(LightningModule):
@@ -31,6 +33,8 @@ class SupervisedModule(LightningModule):
         compile: bool = False,
         compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default",
         gradient_checkpointing: bool = False,
+        channels_last: bool = False,
+        float32_matmul_precision: MatmulPrecision | None = None,
     ) -> None:
         """Assemble the model.
 
@@ -49,6 +53,10 @@ class SupervisedModule(LightningModule):
             compile_mode: ``torch.compile`` mode: ``default``, ``reduce-overhead`` or ``max-autotune``.
             gradient_checkpointing: Recompute the net's block activations in backward (nets with a
                 ``gradient_checkpointing`` attribute, as the built-in ones).
+            channels_last: Convolutional nets: weights and image batches in channels-last (NHWC) memory
+                format, faster with mixed precision on recent GPUs.
+            float32_matmul_precision: ``torch.set_float32_matmul_precision``: ``high`` or ``medium`` let
+                float32 matmuls use TF32/bf16 tensor cores on Ampere+ GPUs; ``null`` keeps torch's default.
         """
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -67,16 +75,20 @@ class SupervisedModule(LightningModule):
                     f"model.gradient_checkpointing: {type(net).__name__} has no `gradient_checkpointing` attribute"
                 )
             net.gradient_checkpointing = True
+        self.channels_last = channels_last
+        set_matmul_precision(float32_matmul_precision)
         # Held outside the module tree so state-dict keys stay free of the `_orig_mod.` prefix.
         object.__setattr__(self, "_compiled_net", None)
 
     def setup(self, stage: str) -> None:
+        if self.channels_last:
+            use_channels_last(self.net)
         if self.compile_net and self._compiled_net is None:
             object.__setattr__(self, "_compiled_net", torch.compile(self.net, mode=self.compile_mode))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         net = self._compiled_net if self._compiled_net is not None else self.net
-        return net(x)
+        return net(channels_last_input(x) if self.channels_last else x)
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         x, y = batch[0], batch[1]
@@ -114,6 +126,14 @@ class SupervisedModule(LightningModule):
     def _log_evaluation(self, stage: str) -> None:
         results = self.evaluator.compute()
         self.log_dict({f"{stage}/{name}": value for name, value in results.items()}, sync_dist=True)
+
+    def configure_gradient_clipping(
+        self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:  # fmt: skip
+        # Under FSDP, clip the whole sharded model's norm (Lightning's own norm clipping refuses FSDP).
+        if not clip_sharded_grad_norm(self.trainer, gradient_clip_val, gradient_clip_algorithm):
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def parameter_groups(self) -> list[dict]:
         """All trainable parameters; biases and norm weights in a group without weight decay if configured."""

@@ -77,10 +77,25 @@ def test_two_torchrun_agents_run_one_job_of_world_size_two(tmp_path: Path) -> No
     env = {**os.environ, **job_env(tmp_path), "PYTHON": sys.executable}
     agents = [
         subprocess.Popen(
-            [str(ROOT / "scripts" / "torchrun.sh"), "1", "--nnodes=2", f"--node_rank={node}",
-             "--master_addr=127.0.0.1", f"--master_port={port}",
-             "main.py", "fit", "--config", DIGITS, *SHORT, f"--run.root={root}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(ROOT / "scripts" / "torchrun.sh"),
+                "1",
+                "--nnodes=2",
+                f"--node_rank={node}",
+                "--master_addr=127.0.0.1",
+                f"--master_port={port}",
+                "main.py",
+                "fit",
+                "--config",
+                DIGITS,
+                *SHORT,
+                f"--run.root={root}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )  # fmt: skip
         for node in (0, 1)
     ]
