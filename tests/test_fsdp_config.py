@@ -82,24 +82,29 @@ def test_preset_stacks_on_an_example_config(run_root: Path, capsys: pytest.Captu
     assert printed["trainer"]["gradient_clip_val"] == 1.0
 
 
+def gpu_cli(*args: str, root: Path) -> None:
+    from project.cli import cli_main
+
+    quiet = ["--trainer.enable_progress_bar=false", "--trainer.accelerator=gpu", "--trainer.devices=1"]
+    cli_main([*args, f"--run.root={root}", *quiet])
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="FSDP needs a CUDA device")
 def test_resnet18_trains_under_fsdp_bf16_with_clipping_and_resumes(run_root: Path) -> None:
+    net = {"class_path": "ResNet", "init_args": {"depth": 18, "in_channels": 1, "small_input": True}}
     args = [
-        "--config", str(CONFIGS / "digits.yaml"), "--config", str(FSDP),
-        "--model.net.class_path=ResNet", "--model.net.init_args.depth=18",
-        "--model.net.init_args.in_channels=1", "--model.net.init_args.small_input=true", "--model.net.init_args.num_classes=10",
+        "--config", str(CONFIGS / "digits.yaml"), "--config", str(FSDP), f"--model.net={json.dumps(net)}",
         "--trainer.limit_train_batches=10", "--trainer.limit_val_batches=2", "--run.test_after_fit=false",
     ]  # fmt: skip
-    cli("fit", *args, "--trainer.max_epochs=1", "--trainer.accelerator=gpu", root=run_root)
+    gpu_cli("fit", *args, "--trainer.max_epochs=1", root=run_root)
     (run,) = run_dirs(run_root)
-    cli("fit", "--config", str(run / "config.yaml"), "--trainer.max_epochs=2", "--trainer.accelerator=gpu",
-        root=run_root)  # fmt: skip
+    gpu_cli("fit", "--config", str(run / "config.yaml"), "--trainer.max_epochs=2", root=run_root)
     assert run_dirs(run_root) == [run]
     info = json.loads((run / "run_info.json").read_text())
     assert info["status"] == "finished" and info["global_step"] == 20
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["trainer"]["precision"] == "bf16-mixed" and saved["trainer"]["gradient_clip_val"] == 1.0
     state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["epoch"] == 2
-    assert not any("_fsdp_wrapped_module" in key for key in state["state_dict"]), (
-        "full state dict, plain keys"
-    )
+    assert not any("_fsdp_wrapped_module" in key for key in state["state_dict"]), "a full, plain state dict"
