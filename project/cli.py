@@ -20,6 +20,7 @@ import project.evaluation
 import project.loggers
 import project.nets
 import project.optim  # noqa: F401
+from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
 from project.config_tree import class_of, flatten, short_name
 from project.data.base import BaseDataModule
@@ -142,6 +143,7 @@ class TemplateCLI(LightningCLI):
             raise
 
     def after_instantiate_classes(self) -> None:
+        use_sparse_default_bar(self.trainer, self.config_init[self.subcommand].trainer.get("callbacks"))
         for callback in self.trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = str(self.run_dir.checkpoints)

@@ -9,6 +9,7 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from project.evaluation.evaluator import Evaluator
+from project.callbacks.progress import train_loss_logged_at
 from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
 from project.sharded_clipping import clip_sharded_grad_norm
 
@@ -93,7 +94,8 @@ class SupervisedModule(LightningModule):
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         x, y = batch[0], batch[1]
         loss = self.loss(self(x), y)
-        self.log("train/loss", loss, prog_bar=True)
+        if train_loss_logged_at(self.trainer):
+            self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def _evaluate(self, batch: tuple, stage: str) -> None:

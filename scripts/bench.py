@@ -132,8 +132,9 @@ def run_template(config: Path, steps: int, env: dict, tmp: Path) -> dict:
     return run_json(cmd, {**env, "BENCH_OUT": str(out)}, out)
 
 
-def bench_case(name: str, pairs: int, env: dict, tmp: Path) -> dict:
-    net, shape, batch, (n1, n2) = CASES[name]
+def bench_case(name: str, pairs: int, env: dict, tmp: Path, scale: float = 1.0) -> dict:
+    net, shape, batch, steps = CASES[name]
+    n1, n2 = (max(1, round(n * scale)) for n in steps)
     spec = {"net": net, "shape": shape, "batch": batch, "longest": n2, "threads": int(env["OMP_NUM_THREADS"])}
     config = tmp / f"{name}.json"
     config.write_text(json.dumps(template_config(net, shape, batch, n2, tmp / "result")))
@@ -208,6 +209,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads in every run")
     parser.add_argument("--cases", nargs="+", default=[*CASES, "help"], choices=[*CASES, "help"])
     parser.add_argument("--help-repeats", type=int, default=5, help="runs of each start-up command")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the step counts (quick trials)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--check", action="store_true", help="exit 1 when a gate fails")
     parser.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
@@ -236,7 +238,7 @@ def main() -> int:
                 ok = result["ratio"] <= GATES["help"]
                 print(f"  main.py --help / import lightning = {result['ratio']:.3f} (gate {GATES['help']})")
             else:
-                report[name] = result = bench_case(name, args.pairs, env, Path(tmp))
+                report[name] = result = bench_case(name, args.pairs, env, Path(tmp), args.scale)
                 if name == "tiny_mlp":
                     ok = result["added_ms"] <= GATES["tiny_mlp_added_ms"]
                     gate = f"added {result['added_ms']:.3f} ms/step (gate {GATES['tiny_mlp_added_ms']} ms)"
