@@ -143,7 +143,7 @@ class TemplateCLI(LightningCLI):
             raise
 
     def after_instantiate_classes(self) -> None:
-        use_sparse_default_bar(self.trainer, self.config_init[self.subcommand].trainer.get("callbacks"))
+        use_sparse_default_bar(self.trainer, self.config[self.subcommand].trainer.get("callbacks"))
         for callback in self.trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = str(self.run_dir.checkpoints)

@@ -1,4 +1,4 @@
-"""Benchmark-only callback (``scripts/bench.py`` adds it): times the training loop from inside ``main.py fit``.
+"""Benchmark-only callback (``scripts/bench.py`` adds it): times the training loop inside ``main.py fit``.
 
 Writes ``$BENCH_OUT`` as JSON: seconds from ``on_train_start`` to ``on_train_end`` (every per-step cost of
 the template is inside: hooks, ``self.log``, loggers, progress bar, checkpoint callbacks), the steps done, the
@@ -22,7 +22,9 @@ class LoopTimer(Callback):
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx
+    ) -> None:
         self.loss = outputs["loss"] if isinstance(outputs, dict) else outputs
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

@@ -36,7 +36,8 @@ class SparseRichProgressBar(RichProgressBar):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if not self._skip(batch_idx, self.total_train_batches):
+        last_step = 0 < trainer.max_steps <= trainer.global_step
+        if last_step or not self._skip(batch_idx, self.total_train_batches):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_validation_batch_end(
@@ -54,10 +55,20 @@ class SparseRichProgressBar(RichProgressBar):
 
 
 def use_sparse_default_bar(trainer: Trainer, configured: list | None) -> None:
-    """Swap the Rich bar Lightning adds by default for ``SparseRichProgressBar``; a configured bar stays."""
-    configured_ids = {id(c) for c in configured or []}
+    """Swap the Rich bar Lightning adds by default for ``SparseRichProgressBar``; a configured bar stays.
+
+    Args:
+        trainer: The trainer, after Lightning added its default callbacks.
+        configured: ``trainer.callbacks`` as parsed from the config (``class_path``/``init_args`` entries).
+    """
+    from lightning.pytorch.callbacks.progress import ProgressBar
+
+    from project.config_tree import class_of
+
+    if any(issubclass(class_of(c), ProgressBar) for c in configured or []):
+        return
     for i, callback in enumerate(trainer.callbacks):
-        if type(callback) is RichProgressBar and id(callback) not in configured_ids:
+        if type(callback) is RichProgressBar:
             trainer.callbacks[i] = SparseRichProgressBar()
 
 
