@@ -29,6 +29,12 @@ class SparseRichProgressBar(RichProgressBar):
         super().__init__(leave=leave, **kwargs)
         self.update_every = max(1, update_every)
 
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        # Lightning shows the first logger's version as `v_num`; here that is TensorBoard's "tensorboard".
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
     def _skip(self, batch_idx: int, total: int | float) -> bool:
         done = batch_idx + 1
         return done % self.update_every != 0 and done != total
