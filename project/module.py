@@ -8,8 +8,8 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from project.evaluation.evaluator import Evaluator
 from project.callbacks.progress import train_loss_logged_at
+from project.evaluation.evaluator import Evaluator
 from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
 from project.sharded_clipping import clip_sharded_grad_norm
 

@@ -26,7 +26,8 @@ def run(*args: str, root: Path) -> TemplateCLI:
 def test_compiled_run_trains_and_its_checkpoint_tests_the_same_uncompiled(run_root: Path) -> None:
     fit = run(
         "fit", "--config", str(CONFIGS / "digits.yaml"), f"--model.net={json.dumps(NET)}",
-        "--model.compile=true", "--model.optimizer.init_args.lr=0.02", "--trainer.max_epochs=1", root=run_root,
+        "--model.compile=true", "--model.optimizer.init_args.lr=0.02", "--trainer.max_epochs=1",
+        root=run_root,
     )  # fmt: skip
     compiled_accuracy = fit.trainer.callback_metrics["test/accuracy"].item()
     assert compiled_accuracy > 0.5, "ten steps of a compiled MLP learn Digits well above chance (0.1)"
