@@ -105,46 +105,51 @@ def test_two_torchrun_agents_run_one_job_of_world_size_two(tmp_path: Path) -> No
     assert_one_job_of_two_ranks(tmp_path, root)
 
 
-def srun_task(rank: int, job: str, restart: int, root: Path, code: str) -> subprocess.Popen:
-    """A process with the variables srun sets for task ``rank`` of a 2-task job."""
-    env = {
-        **os.environ,
-        "SLURM_JOB_ID": job,
-        "SLURM_STEP_ID": "0",
-        "SLURM_PROCID": str(rank),
-        "SLURM_NTASKS": "2",
-        "SLURM_JOB_NAME": "train",
-        "SLURM_RESTART_COUNT": str(restart),
-    }
-    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
-        env.pop(key, None)
-    return subprocess.Popen(
-        [sys.executable, "-c", code, str(root)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-
-
-AGREE = """
-import sys
-from project.launch import shared_value
-from project.run_dir import RunOptions, new_run_dir
-import random
-seed = shared_value("seed", lambda: str(random.randint(0, 2**31 - 1)), sys.argv[1])
-print(new_run_dir(RunOptions(root=sys.argv[1]), "data", "net").path, seed)
-"""
-
-
-def test_srun_tasks_agree_on_run_dir_and_seed_and_a_requeue_gets_them_back(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_srun_job_trains_as_one_run_and_a_requeue_resumes_it(tmp_path: Path) -> None:
+    """Two tasks with the variables srun sets (Lightning's SLURMEnvironment reads them), then a requeue."""
     root = tmp_path / "result"
+    port = str(free_port())
 
-    def attempt(job: str, restart: int) -> str:
-        tasks = [srun_task(rank, job, restart, root, AGREE) for rank in (1, 0)]  # rank 1 waits for rank 0
-        outputs = [task.communicate(timeout=120)[0].strip() for task in tasks]
-        assert all(task.returncode == 0 for task in tasks)
-        assert outputs[0] == outputs[1], "both tasks must get rank 0's run dir and seed"
-        return outputs[0]
+    def attempt(restart: int, epochs: int) -> None:
+        tasks = []
+        for rank in (0, 1):
+            env = {
+                **os.environ, **job_env(tmp_path), "SLURM_JOB_ID": "5151", "SLURM_STEP_ID": "0",
+                "SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_PROCID": str(rank),
+                "SLURM_LOCALID": str(rank), "SLURM_NODEID": "0", "SLURM_JOB_NAME": "train",
+                "SLURM_NODELIST": "127.0.0.1", "SLURM_RESTART_COUNT": str(restart),
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
+            }  # fmt: skip
+            args = ["--trainer.devices=2", "--trainer.strategy=ddp", f"--trainer.max_epochs={epochs}"]
+            tasks.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "main.py",
+                        "fit",
+                        "--config",
+                        DIGITS,
+                        *SHORT,
+                        *args,
+                        f"--run.root={root}",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )  # fmt: skip
+            )
+        outputs = [task.communicate(timeout=300)[0] for task in tasks]
+        for task, output in zip(tasks, outputs, strict=True):
+            assert task.returncode == 0, output[-3000:]
 
-    first = attempt("4242", restart=0)
-    assert attempt("4242", restart=1) == first, "a requeued job (same id) continues in its run dir"
-    other = attempt("4243", restart=0)
-    assert other.split()[0] != first.split()[0], "another job gets its own run dir"
-    assert len(list((root / "data").iterdir())) == 2
+    attempt(restart=0, epochs=1)
+    run = assert_one_job_of_two_ranks(tmp_path, root)
+    first_id = json.loads((run / "run_info.json").read_text())["mlflow_run_id"]
+    attempt(restart=1, epochs=2)  # the requeued job: same job id, same command (here one epoch longer)
+    assert assert_one_job_of_two_ranks(tmp_path, root) == run
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["mlflow_run_id"] == first_id and len(info["resumes"]) == 1
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 8
