@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?=
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# e.g. make bench BENCH_ARGS="--out bench.json --check"
+BENCH_ARGS ?=
 
 .PHONY: install train test test-fast lint format mlflow tensorboard bench
 
@@ -41,4 +43,4 @@ tensorboard: install
 	PATH="$(abspath $(BIN)):$$PATH" ./scripts/run_tensorboard.sh
 
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

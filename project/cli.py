@@ -20,12 +20,13 @@ import project.loggers
 import project.nets
 import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
+from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
 from project.config_checks import check_ckpt_path, check_config_files, check_trainer
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
 from project.errors import take_debug_flag, user_errors_exit_2
-from project.launch import shared_value
+from project.launch import is_lightning_child, newest_checkpoint, rank_zero_first, shared_value
 from project.loggers.run_loggers import point_loggers_at_run, start_tracking
 from project.module import SupervisedModule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
@@ -62,7 +63,8 @@ class TemplateCLI(LightningCLI):
             check_ckpt_path(self.config.get("subcommand"), cfg, has_run_dir=True)
         if cfg.get("seed_everything") in (True, None):
             # Lightning would take 0 for `true`; draw a seed instead (rank 0's, on every rank) and record it.
-            cfg.seed_everything = int(shared_value("seed", lambda: str(random.randint(0, 2**31 - 1))))
+            draw = lambda: str(random.randint(0, 2**31 - 1))  # noqa: E731
+            cfg.seed_everything = int(shared_value("seed", draw, cfg.run.root))
 
     # --- before the classes exist: choose the run dir and point every output at it ---------------------
 
@@ -91,6 +93,11 @@ class TemplateCLI(LightningCLI):
         if self.run_dir is None:
             self.run_dir = new_run_dir(options, short_name(cfg.data), net_name(cfg.model.net))
             self.created_run_dir = is_global_zero()
+            if self.subcommand == "fit" and self.run_dir.info.is_file() and not is_lightning_child():
+                # A requeued SLURM job or a restarted torchrun group got its first attempt's run dir back.
+                self.created_run_dir = False
+                if (ckpt := newest_checkpoint(self.run_dir.path)) is not None:
+                    cfg.ckpt_path, self.resuming = str(ckpt), True
         # What config.yaml will hold: enough to resume; run-dependent paths are filled in on every start.
         self.saved_config = cfg.clone()
         self.saved_config.ckpt_path = None
@@ -107,7 +114,8 @@ class TemplateCLI(LightningCLI):
 
     def instantiate_classes(self) -> None:
         try:
-            super().instantiate_classes()
+            with rank_zero_first("instantiate", self.config[self.subcommand].run.root):
+                super().instantiate_classes()
             ckpt_path = self.config[self.subcommand].get("ckpt_path")
             check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path)
         except BaseException:
@@ -115,6 +123,7 @@ class TemplateCLI(LightningCLI):
             raise
 
     def after_instantiate_classes(self) -> None:
+        use_sparse_default_bar(self.trainer, self.config[self.subcommand].trainer.get("callbacks"))
         checkpoints = [c for c in self.trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
         for callback in checkpoints:
             if callback.dirpath is None:

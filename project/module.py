@@ -8,8 +8,11 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from project.callbacks.progress import train_loss_logged_at
 from project.evaluation.evaluator import Evaluator
 from project.evaluation.rank_samples import batch_parts
+from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
+from project.sharded_clipping import clip_sharded_grad_norm
 
 
 class SupervisedModule(LightningModule):
@@ -32,6 +35,8 @@ class SupervisedModule(LightningModule):
         compile: bool = False,
         compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default",
         gradient_checkpointing: bool = False,
+        channels_last: bool = False,
+        float32_matmul_precision: MatmulPrecision | None = None,
     ) -> None:
         """Assemble the model.
 
@@ -50,6 +55,10 @@ class SupervisedModule(LightningModule):
             compile_mode: ``torch.compile`` mode: ``default``, ``reduce-overhead`` or ``max-autotune``.
             gradient_checkpointing: Recompute the net's block activations in backward (nets with a
                 ``gradient_checkpointing`` attribute, as the built-in ones).
+            channels_last: Convolutional nets: weights and image batches in channels-last (NHWC) memory
+                format, faster with mixed precision on recent GPUs.
+            float32_matmul_precision: ``torch.set_float32_matmul_precision``: ``high`` or ``medium`` let
+                float32 matmuls use TF32/bf16 tensor cores on Ampere+ GPUs; ``null`` keeps torch's default.
         """
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -69,21 +78,26 @@ class SupervisedModule(LightningModule):
                     " `gradient_checkpointing` attribute"
                 )
             net.gradient_checkpointing = True
+        self.channels_last = channels_last
+        set_matmul_precision(float32_matmul_precision)
         # Held outside the module tree so state-dict keys stay free of the `_orig_mod.` prefix.
         object.__setattr__(self, "_compiled_net", None)
 
     def setup(self, stage: str) -> None:
+        if self.channels_last:
+            use_channels_last(self.net)
         if self.compile_net and self._compiled_net is None:
             object.__setattr__(self, "_compiled_net", torch.compile(self.net, mode=self.compile_mode))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         net = self._compiled_net if self._compiled_net is not None else self.net
-        return net(x)
+        return net(channels_last_input(x) if self.channels_last else x)
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         x, y = batch[0], batch[1]
         loss = self.loss(self(x), y)
-        self.log("train/loss", loss, prog_bar=True)
+        if train_loss_logged_at(self.trainer):
+            self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def _evaluate(self, batch: tuple, stage: str) -> None:
@@ -126,6 +140,14 @@ class SupervisedModule(LightningModule):
     def monitor_keys(self) -> list[str]:
         """The keys logged during ``fit`` that a ``monitor`` may name (learning rates come as ``lr-*``)."""
         return ["train/loss", "val/loss", *(f"val/{name}" for name in self.evaluator.metric_names)]
+
+    def configure_gradient_clipping(
+        self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:  # fmt: skip
+        # Under FSDP, clip the whole sharded model's norm (Lightning's own norm clipping refuses FSDP).
+        if not clip_sharded_grad_norm(self.trainer, gradient_clip_val, gradient_clip_algorithm):
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def parameter_groups(self) -> list[dict]:
         """All trainable parameters; biases and norm weights in a group without weight decay if configured."""

@@ -92,7 +92,7 @@ def new_run_dir(options: RunOptions, data_name: str, net_name: str) -> RunDir:
                 # Two runs started in the same second: the later one gets a suffix.
                 path, n = base.with_name(f"{base.name}-{n}"), n + 1
 
-    return RunDir(Path(shared_value("run_dir", decide)))
+    return RunDir(Path(shared_value("run_dir", decide, options.root)))
 
 
 def is_global_zero() -> bool:

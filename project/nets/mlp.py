@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from project.nets.blocks import run_blocks
+from project.nets.blocks import MLPBlock, run_blocks
 
 
 class MLP(nn.Module):
@@ -29,7 +29,7 @@ class MLP(nn.Module):
         super().__init__()
         widths = [in_features, *(hidden if hidden is not None else [256, 256])]
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)) for a, b in zip(widths, widths[1:])
+            MLPBlock(nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)) for a, b in zip(widths, widths[1:])
         )
         self.head = nn.Linear(widths[-1], num_classes)
         self.num_classes = num_classes

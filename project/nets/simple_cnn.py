@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from project.nets.blocks import run_blocks
+from project.nets.blocks import ConvStage, run_blocks
 
 
 class SimpleCNN(nn.Module):
@@ -34,7 +34,7 @@ class SimpleCNN(nn.Module):
             layers = [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
             if i < len(widths) - 2:
                 layers.append(nn.MaxPool2d(2))
-            stages.append(nn.Sequential(*layers))
+            stages.append(ConvStage(*layers))
         self.blocks = nn.ModuleList(stages)
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(b, num_classes)
