@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import torch
+from lightning.pytorch import Trainer
 from torch import nn
 
-from project.evaluation.artifacts import log_artifacts
 from project.evaluation.predictions import PredictionTable, columns, write_csv
 from project.evaluation.rank_samples import RankSamples
 from project.evaluation.weighted_mean import WeightedMean
+from project.loggers.artifacts import log_artifact
 
 STAGES = ("val", "test", "predict")
 
@@ -133,8 +134,9 @@ class Evaluator(nn.Module):
             self._table = None
         if stage != "predict" and not getattr(trainer, "sanity_checking", False):
             figures = self.save_figures(stage, run_dir, is_global_zero)
-            if is_global_zero:
-                log_artifacts(getattr(trainer, "loggers", []), figures)
+            if is_global_zero and isinstance(trainer, Trainer):
+                for figure in figures:
+                    log_artifact(trainer, figure)
         return results
 
     def predictions_path(self, stage: str, run_dir: Path) -> Path:
