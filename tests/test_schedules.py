@@ -156,15 +156,15 @@ def test_epoch_interval_steps_once_per_epoch(run_root: Path) -> None:
 
 
 def test_reduce_on_plateau_lowers_the_rate_when_val_loss_stalls(run_root: Path) -> None:
-    # A rate of 1e-9 leaves val/loss flat: after `patience` epochs without improvement the rate halves.
+    # A rate of 1e-6 leaves val/loss flat: after `patience` epochs without improvement the rate halves.
     cli(
-        "fit", *SYNTHETIC, "--trainer.max_epochs=5", "--trainer.limit_train_batches=2", "--model.optimizer.lr=1e-9",
+        "fit", *SYNTHETIC, "--trainer.max_epochs=5", "--trainer.limit_train_batches=2", "--model.optimizer.lr=1e-6",
         "--model.scheduler=ReduceLROnPlateau", "--model.scheduler.monitor=val/loss", "--model.scheduler.patience=1",
         "--model.scheduler.factor=0.5", root=run_root,
     )  # fmt: skip
     (run,) = run_dirs(run_root)
     per_epoch = logged_lrs(run)["lr-AdamW/pg1"][::2]
-    assert per_epoch == pytest.approx([1e-9, 1e-9, 1e-9, 5e-10, 5e-10], rel=1e-6)
+    assert per_epoch == pytest.approx([1e-6, 1e-6, 1e-6, 5e-7, 5e-7], rel=1e-6)
 
 
 def test_reduce_on_plateau_monitor_never_logged_is_refused_naming_it(run_root: Path) -> None:
