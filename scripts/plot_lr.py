@@ -61,6 +61,8 @@ def schedule(cli: ScheduleCLI, steps: int | None) -> tuple[list[list[float]], st
         if scheduler is not None:
             scheduler.step(0.0) if plateau else scheduler.step()
     names = [type(optimizer).__name__] + ([type(scheduler).__name__] if scheduler is not None else [])
+    if getattr(scheduler, "after", None) is not None:  # LinearWarmup: name what follows the warm-up
+        names[-1] += f" -> {type(scheduler.after).__name__}"
     title = " + ".join(names) + (" (metric never improving)" if plateau else "")
     unit = "epoch" if interval == "epoch" else "optimizer step"
     return rates, title, unit

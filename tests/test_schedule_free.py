@@ -18,7 +18,8 @@ def test_every_checkpoint_holds_eval_mode_weights_and_best_reproduces_validation
         "fit", *SYNTHETIC, *SCHEDULE_FREE, "--model.net=SimpleCNN", "--model.net.channels=[8, 16]",
         "--model.net.in_channels=1", "--model.optimizer.warmup_steps=4", "--trainer.max_epochs=3",
         "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.every_n_train_steps=5",
-        "--trainer.callbacks.filename=step{step}", "--trainer.callbacks.save_top_k=-1", root=run_root,
+        "--trainer.callbacks.filename=step{step}",
+        "--trainer.callbacks.auto_insert_metric_name=false", "--trainer.callbacks.save_top_k=-1", root=run_root,
     )  # fmt: skip
     (run,) = run_dirs(run_root)
     checkpoints = sorted((run / "checkpoints").glob("*.ckpt"))
