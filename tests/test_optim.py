@@ -29,7 +29,7 @@ def test_short_fit_lowers_training_loss(name: str, run_root: Path) -> None:
     losses = scalars(run, "train/loss")["train/loss"]
     steps = sorted(losses)
     first, last = [losses[s] for s in steps[:4]], [losses[s] for s in steps[-4:]]
-    assert sum(last) / 4 < 0.9 * sum(first) / 4, (first, last)
+    assert sum(last) / 4 < 0.95 * sum(first) / 4, (first, last)
 
 
 def print_config(capsys: pytest.CaptureFixture, root: Path, *args: str) -> dict:

@@ -29,7 +29,7 @@ def test_every_checkpoint_holds_eval_mode_weights_and_best_reproduces_validation
         assert all(group["train_mode"] is False for group in state["param_groups"]), path.name
 
     best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=False)
-    callback = next(v for k, v in best["callbacks"].items() if "every_n_train_steps=0" in k)
+    callback = next(v for k, v in best["callbacks"].items() if "'monitor': 'val/accuracy'" in k)
     best_score = float(callback["best_model_score"])
     capsys.readouterr()
     cli("validate", "--config", str(run / "config.yaml"), "--ckpt_path", "best", root=run_root)
@@ -46,11 +46,11 @@ def test_checkpoints_saved_without_validation_hold_eval_mode_weights(run_root: P
     )  # fmt: skip
     (run,) = run_dirs(run_root)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["epoch"] == 2
+    assert last["global_step"] == 16
     assert all(group["train_mode"] is False for group in last["optimizer_states"][0]["param_groups"])
     # Resuming turns x back into y and trains on.
     cli("fit", "--config", str(run / "config.yaml"), "--trainer.max_epochs=3", root=run_root)
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 3
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 24
 
 
 def test_warmed_up_rate_is_logged(run_root: Path) -> None:
