@@ -37,7 +37,11 @@ def parse_with_class_restarts(parser: ArgumentParser, args: list[str] | None, su
     if subcommand is None:  # a parser without subcommands (LightningCLI with run=False)
         cfg, subparser, sub_args = config, parser, argv
     else:
-        cfg, subparser, sub_args = config[subcommand], subparser_of(subcommand), argv[argv.index(subcommand) + 1 :]
+        cfg, subparser, sub_args = (
+            config[subcommand],
+            subparser_of(subcommand),
+            argv[argv.index(subcommand) + 1 :],
+        )
     restart_switched_classes(cfg, subparser, sub_args)
     if print_flags is not None:
         flags = {f for f in print_flags.split(",") if f}
@@ -114,7 +118,7 @@ def class_keys(cfg: Namespace, prefix: str = "", key_prefix: str = "") -> dict[s
 
 
 def sources(args: list[str]) -> list[tuple[str, Any, Path]]:
-    """``(key, value, base dir)`` per command-line source, in order; a config file is one source at key ``""``."""
+    """``(key, value, base dir)`` per command-line source in order (a config file: one source, key ``""``)."""
     out: list[tuple[str, Any, Path]] = []
     cwd = Path.cwd()
     i = 0

@@ -143,7 +143,9 @@ class TemplateCLI(LightningCLI):
             checkpoints[0].save_last = True
         if self.subcommand == "fit":
             self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
-            has_monitor = any(isinstance(c, LearningRateMonitor | LearningRateLogger) for c in self.trainer.callbacks)
+            has_monitor = any(
+                isinstance(c, LearningRateMonitor | LearningRateLogger) for c in self.trainer.callbacks
+            )
             if self.trainer.loggers and not has_monitor:
                 self.trainer.callbacks.append(LearningRateLogger())
 

@@ -48,7 +48,8 @@ class SupervisedModule(LightningModule):
             optimizer: Optimizer class and arguments, e.g. ``{class_path: AdamW, init_args: {lr: 0.001}}``;
                 called with the parameter groups.
             scheduler: Learning-rate schedule, called with the optimizer; ``null`` keeps the rate constant
-                (and must be ``null`` with a schedule-free optimizer). ``ReduceLROnPlateau`` takes a ``monitor``.
+                (and must be ``null`` with a schedule-free optimizer). ``ReduceLROnPlateau`` takes a
+                ``monitor``.
             scheduler_interval: Step the schedule once per ``epoch`` or once per optimizer ``step`` (after
                 gradient accumulation).
             loss: Loss taking ``(outputs, targets)``; cross entropy when not given.

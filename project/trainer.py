@@ -16,6 +16,8 @@ class Trainer(pl.Trainer):
     save, and training continues in the mode it was in. Other optimizers are untouched.
     """
 
-    def save_checkpoint(self, filepath: Any, weights_only: bool | None = None, storage_options: Any = None) -> None:
+    def save_checkpoint(
+        self, filepath: Any, weights_only: bool | None = None, storage_options: Any = None
+    ) -> None:
         with eval_mode(self.optimizers):
             super().save_checkpoint(filepath, weights_only=weights_only, storage_options=storage_options)

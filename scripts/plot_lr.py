@@ -102,9 +102,13 @@ def draw(rates: list[list[float]], title: str, unit: str, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("configs", nargs="+", type=Path, help="YAML configs, stacked in order")
-    parser.add_argument("--steps", type=int, default=None, help="schedule steps to draw (default: the whole run)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="schedule steps to draw (default: the whole run)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="PNG to write (default: <last config>_lr.png)")
     options, overrides = parser.parse_known_args(argv)
     args = [item for config in options.configs for item in ("--config", str(config))] + overrides

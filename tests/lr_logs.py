@@ -28,7 +28,9 @@ def scalars(run: Path, tag_prefix: str) -> dict[str, dict[int, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out: dict[str, dict[int, float]] = {}
-    for events in sorted((run / "tensorboard").glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime):
+    for events in sorted(
+        (run / "tensorboard").glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime
+    ):
         accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
         accumulator.Reload()
         for tag in accumulator.Tags()["scalars"]:

@@ -1,4 +1,4 @@
-"""Schedule-free optimizers: trained at y, evaluated and saved at x, refused with a schedule, lr logged warmed up."""
+"""Schedule-free optimizers: train at y, evaluate and save at x, refuse a schedule, log the warm-up."""
 
 from pathlib import Path
 
@@ -15,12 +15,21 @@ def test_every_checkpoint_holds_eval_mode_weights_and_best_reproduces_validation
 ) -> None:
     # SimpleCNN has BatchNorm; a step-based checkpoint is written mid-epoch, between validations.
     cli(
-        "fit", *SYNTHETIC, *SCHEDULE_FREE, "--model.net=SimpleCNN", "--model.net.channels=[8, 16]",
-        "--model.net.in_channels=1", "--model.optimizer.warmup_steps=4", "--trainer.max_epochs=3",
-        "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.every_n_train_steps=5",
+        "fit",
+        *SYNTHETIC,
+        *SCHEDULE_FREE,
+        "--model.net=SimpleCNN",
+        "--model.net.channels=[8, 16]",
+        "--model.net.in_channels=1",
+        "--model.optimizer.warmup_steps=4",
+        "--trainer.max_epochs=3",
+        "--trainer.callbacks+=ModelCheckpoint",
+        "--trainer.callbacks.every_n_train_steps=5",
         "--trainer.callbacks.filename=step{step}",
-        "--trainer.callbacks.auto_insert_metric_name=false", "--trainer.callbacks.save_top_k=-1", root=run_root,
-    )  # fmt: skip
+        "--trainer.callbacks.auto_insert_metric_name=false",
+        "--trainer.callbacks.save_top_k=-1",
+        root=run_root,
+    )
     (run,) = run_dirs(run_root)
     checkpoints = sorted((run / "checkpoints").glob("*.ckpt"))
     assert {"best.ckpt", "last.ckpt", "step5.ckpt"} <= {c.name for c in checkpoints}
@@ -41,9 +50,14 @@ def test_every_checkpoint_holds_eval_mode_weights_and_best_reproduces_validation
 
 def test_checkpoints_saved_without_validation_hold_eval_mode_weights(run_root: Path) -> None:
     cli(
-        "fit", *SYNTHETIC, *SCHEDULE_FREE, "--trainer.max_epochs=2", "--trainer.limit_val_batches=0",
-        "--trainer.callbacks.monitor=null", root=run_root,
-    )  # fmt: skip
+        "fit",
+        *SYNTHETIC,
+        *SCHEDULE_FREE,
+        "--trainer.max_epochs=2",
+        "--trainer.limit_val_batches=0",
+        "--trainer.callbacks.monitor=null",
+        root=run_root,
+    )
     (run,) = run_dirs(run_root)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 16
@@ -54,8 +68,15 @@ def test_checkpoints_saved_without_validation_hold_eval_mode_weights(run_root: P
 
 
 def test_warmed_up_rate_is_logged(run_root: Path) -> None:
-    cli("fit", *SYNTHETIC, *SCHEDULE_FREE, "--model.optimizer.warmup_steps=10", "--trainer.max_epochs=2",
-        "--trainer.limit_val_batches=1", root=run_root)  # fmt: skip
+    cli(
+        "fit",
+        *SYNTHETIC,
+        *SCHEDULE_FREE,
+        "--model.optimizer.warmup_steps=10",
+        "--trainer.max_epochs=2",
+        "--trainer.limit_val_batches=1",
+        root=run_root,
+    )
     (run,) = run_dirs(run_root)
     rates = logged_lrs(run)["lr-AdamWScheduleFree/pg1"]
     assert rates == pytest.approx([0.004 * min(1.0, (k + 1) / 10) for k in range(16)], rel=1e-6)
@@ -63,8 +84,14 @@ def test_warmed_up_rate_is_logged(run_root: Path) -> None:
 
 def test_schedule_with_schedule_free_optimizer_is_refused_before_training(run_root: Path) -> None:
     with pytest.raises((ValueError, SystemExit)) as error:
-        cli("fit", *SYNTHETIC, *SCHEDULE_FREE, "--model.scheduler=StepLR", "--model.scheduler.step_size=2",
-            root=run_root)  # fmt: skip
+        cli(
+            "fit",
+            *SYNTHETIC,
+            *SCHEDULE_FREE,
+            "--model.scheduler=StepLR",
+            "--model.scheduler.step_size=2",
+            root=run_root,
+        )
     if isinstance(error.value, ValueError):
         assert "model.scheduler" in str(error.value) and "schedule-free" in str(error.value)
     else:

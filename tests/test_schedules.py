@@ -16,7 +16,7 @@ BASE_LRS = (0.002, 0.0005)  # two parameter groups: each follows its own base ra
 
 
 def cawrr(base: float, k: int, T_0: int, T_mult: int, eta_min: float, T_up: int, gamma: float) -> float:
-    """DESIGN §4: cycle i lasts T_0*T_mult^i; linear rise over T_up from eta_min to base*gamma^i; cosine down."""
+    """DESIGN §4: cycle i lasts T_0*T_mult^i; rise over T_up from eta_min to base*gamma^i; cosine down."""
     i, start, length = 0, 0, T_0
     while k >= start + length:
         start, i, length = start + length, i + 1, length * T_mult
@@ -88,13 +88,20 @@ SCHEDULES = {
         ["--model.scheduler.T_0=4", "--model.scheduler.T_mult=2", "--model.scheduler.eta_min=1e-5"],
         lambda b, k: cosine_restarts(b, k, 4, 2, 1e-5),
     ),
-    "StepLR": (["--model.scheduler.step_size=5", "--model.scheduler.gamma=0.5"], lambda b, k: b * 0.5 ** (k // 5)),
+    "StepLR": (
+        ["--model.scheduler.step_size=5", "--model.scheduler.gamma=0.5"],
+        lambda b, k: b * 0.5 ** (k // 5),
+    ),
     "MultiStepLR": (
         ["--model.scheduler.milestones=[3, 10]", "--model.scheduler.gamma=0.1"],
         lambda b, k: b * 0.1 ** sum(k >= m for m in (3, 10)),
     ),
     "LinearLR": (
-        ["--model.scheduler.start_factor=1.0", "--model.scheduler.end_factor=0.1", "--model.scheduler.total_iters=10"],
+        [
+            "--model.scheduler.start_factor=1.0",
+            "--model.scheduler.end_factor=0.1",
+            "--model.scheduler.total_iters=10",
+        ],
         lambda b, k: b * (1.0 - 0.9 * min(k, 10) / 10),
     ),
     "PolynomialLRDecay": (
@@ -102,8 +109,11 @@ SCHEDULES = {
         lambda b, k: (b - 1e-5) * (1 - min(k, 12) / 12) + 1e-5,
     ),
     "LinearWarmup": (
-        ["--model.scheduler.warmup=4", '--model.scheduler.scheduler={"class_path": "StepLR", "init_args": '
-         '{"step_size": 3, "gamma": 0.5}}'],
+        [
+            "--model.scheduler.warmup=4",
+            '--model.scheduler.scheduler={"class_path": "StepLR", "init_args": '
+            '{"step_size": 3, "gamma": 0.5}}',
+        ],
         lambda b, k: b * k / 4 if k < 4 else b * 0.5 ** ((k - 4) // 3),
     ),
 }
@@ -123,9 +133,16 @@ def test_schedule_per_optimizer_step_in_a_run_matches_closed_form(name: str, run
     accumulate = ["--trainer.accumulate_grad_batches=2", "--trainer.max_epochs=4"]
     steps = accumulate if name == "StepLR" else ["--trainer.max_epochs=2"]  # steps count after accumulation
     cli(
-        "fit", *SYNTHETIC, *steps, "--model.optimizer.lr=0.002", f"--model.scheduler={name}", *args,
-        "--model.scheduler_interval=step", "--trainer.limit_val_batches=1", root=run_root,
-    )  # fmt: skip
+        "fit",
+        *SYNTHETIC,
+        *steps,
+        "--model.optimizer.lr=0.002",
+        f"--model.scheduler={name}",
+        *args,
+        "--model.scheduler_interval=step",
+        "--trainer.limit_val_batches=1",
+        root=run_root,
+    )
     (run,) = run_dirs(run_root)
     expected(logged_lrs(run), closed_form, 0.002)
 
@@ -146,10 +163,16 @@ def test_resumed_run_logs_the_same_rates_as_one_straight_through(name: str, tmp_
 
 def test_epoch_interval_steps_once_per_epoch(run_root: Path) -> None:
     cli(
-        "fit", *SYNTHETIC, "--trainer.max_epochs=3", "--model.optimizer.lr=0.002", "--model.scheduler=StepLR",
-        "--model.scheduler.step_size=1", "--model.scheduler.gamma=0.5", "--trainer.limit_val_batches=1",
+        "fit",
+        *SYNTHETIC,
+        "--trainer.max_epochs=3",
+        "--model.optimizer.lr=0.002",
+        "--model.scheduler=StepLR",
+        "--model.scheduler.step_size=1",
+        "--model.scheduler.gamma=0.5",
+        "--trainer.limit_val_batches=1",
         root=run_root,
-    )  # fmt: skip
+    )
     (run,) = run_dirs(run_root)
     pg1 = logged_lrs(run)["lr-AdamW/pg1"]
     assert pg1 == pytest.approx([0.002 * 0.5 ** (k // 8) for k in range(24)], abs=TOL)
@@ -158,10 +181,17 @@ def test_epoch_interval_steps_once_per_epoch(run_root: Path) -> None:
 def test_reduce_on_plateau_lowers_the_rate_when_val_loss_stalls(run_root: Path) -> None:
     # A rate of 1e-6 leaves val/loss flat: after `patience` epochs without improvement the rate halves.
     cli(
-        "fit", *SYNTHETIC, "--trainer.max_epochs=5", "--trainer.limit_train_batches=2", "--model.optimizer.lr=1e-6",
-        "--model.scheduler=ReduceLROnPlateau", "--model.scheduler.monitor=val/loss", "--model.scheduler.patience=1",
-        "--model.scheduler.factor=0.5", root=run_root,
-    )  # fmt: skip
+        "fit",
+        *SYNTHETIC,
+        "--trainer.max_epochs=5",
+        "--trainer.limit_train_batches=2",
+        "--model.optimizer.lr=1e-6",
+        "--model.scheduler=ReduceLROnPlateau",
+        "--model.scheduler.monitor=val/loss",
+        "--model.scheduler.patience=1",
+        "--model.scheduler.factor=0.5",
+        root=run_root,
+    )
     (run,) = run_dirs(run_root)
     per_epoch = logged_lrs(run)["lr-AdamW/pg1"][::2]
     assert per_epoch == pytest.approx([1e-6, 1e-6, 1e-6, 5e-7, 5e-7], rel=1e-6)
@@ -170,16 +200,29 @@ def test_reduce_on_plateau_lowers_the_rate_when_val_loss_stalls(run_root: Path) 
 def test_reduce_on_plateau_monitor_never_logged_is_refused_naming_it(run_root: Path) -> None:
     with pytest.raises((Exception, SystemExit)) as error:
         cli(
-            "fit", *SYNTHETIC, "--trainer.max_epochs=2", "--trainer.limit_train_batches=2",
-            "--model.scheduler=ReduceLROnPlateau", "--model.scheduler.monitor=val/no_such_metric", root=run_root,
-        )  # fmt: skip
+            "fit",
+            *SYNTHETIC,
+            "--trainer.max_epochs=2",
+            "--trainer.limit_train_batches=2",
+            "--model.scheduler=ReduceLROnPlateau",
+            "--model.scheduler.monitor=val/no_such_metric",
+            root=run_root,
+        )
     assert "val/no_such_metric" in str(error.value) or isinstance(error.value, SystemExit)
 
 
-def test_reduce_on_plateau_short_name_is_lightnings_with_monitor(capsys: pytest.CaptureFixture, run_root: Path) -> None:
+def test_reduce_on_plateau_short_name_is_lightnings_with_monitor(
+    capsys: pytest.CaptureFixture, run_root: Path
+) -> None:
     with pytest.raises(SystemExit) as stop:
-        cli("fit", *SYNTHETIC, "--model.scheduler=ReduceLROnPlateau", "--model.scheduler.monitor=val/loss",
-            "--print_config", root=run_root)  # fmt: skip
+        cli(
+            "fit",
+            *SYNTHETIC,
+            "--model.scheduler=ReduceLROnPlateau",
+            "--model.scheduler.monitor=val/loss",
+            "--print_config",
+            root=run_root,
+        )
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert "class_path: lightning.pytorch.cli.ReduceLROnPlateau" in out
@@ -190,13 +233,20 @@ def test_plot_lr_draws_a_config_without_training(tmp_path: Path) -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from conftest import CONFIGS
     from plot_lr import main
 
-    from conftest import CONFIGS
-
     out = main(
-        [str(CONFIGS / "digits.yaml"), str(CONFIGS / "scheduler" / "cosine_warmup_reduce_restarts.yaml"),
-         "--out", str(tmp_path / "s.png"), "--steps", "40", "--run.root", str(tmp_path / "result")]
-    )  # fmt: skip
+        [
+            str(CONFIGS / "digits.yaml"),
+            str(CONFIGS / "scheduler" / "cosine_warmup_reduce_restarts.yaml"),
+            "--out",
+            str(tmp_path / "s.png"),
+            "--steps",
+            "40",
+            "--run.root",
+            str(tmp_path / "result"),
+        ]
+    )
     assert out.is_file() and out.read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "result").exists(), "drawing a schedule creates no run"

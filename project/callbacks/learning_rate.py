@@ -20,7 +20,9 @@ class LearningRateLogger(Callback):
     def __init__(self) -> None:
         self._last_logged = {False: -1, True: -1}
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         # Schedules step right after the optimizer, before `on_train_batch_end`: read their rate before.
         self._log(trainer, trainer.global_step, schedule_free=False)
 
@@ -33,7 +35,9 @@ class LearningRateLogger(Callback):
     def _log(self, trainer: Trainer, step: int, schedule_free: bool) -> None:
         if step <= self._last_logged[schedule_free] or step % max(trainer.log_every_n_steps, 1) != 0:
             return
-        optimizers = [(i, opt) for i, opt in enumerate(trainer.optimizers) if is_schedule_free(opt) == schedule_free]
+        optimizers = [
+            (i, opt) for i, opt in enumerate(trainer.optimizers) if is_schedule_free(opt) == schedule_free
+        ]
         if not optimizers:
             return
         self._last_logged[schedule_free] = step

@@ -1,4 +1,4 @@
-"""The guide's CosineAnnealingWarmupReduceRestarts: cosine cycles with a linear warm-up and a shrinking peak."""
+"""The guide's CosineAnnealingWarmupReduceRestarts: warm-up and cosine cycles, shrinking peaks."""
 
 import math
 
@@ -7,8 +7,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 
 class CosineAnnealingWarmupReduceRestarts(LRScheduler):
-    """Cycle ``i`` lasts ``T_0 * T_mult**i`` steps: a linear rise over its first ``T_up`` steps from ``eta_min``
-    to ``base_lr * gamma**i``, then a cosine down to ``eta_min``.
+    """Cycle ``i`` lasts ``T_0 * T_mult**i`` steps: a linear rise over its first ``T_up`` steps from
+    ``eta_min`` to ``base_lr * gamma**i``, then a cosine down to ``eta_min``.
 
     ``base_lr`` is each parameter group's own learning rate, so groups keep their ratios. As with torch's
     schedules, the rate after ``k`` calls of ``step()`` is the value at position ``k`` (position 0 right after
@@ -41,7 +41,9 @@ class CosineAnnealingWarmupReduceRestarts(LRScheduler):
         if not (isinstance(T_mult, int) and T_mult >= 1):
             raise ValueError(f"model.scheduler.init_args.T_mult: {T_mult!r}; must be an integer >= 1")
         if not (isinstance(T_up, int) and 0 <= T_up < T_0):
-            raise ValueError(f"model.scheduler.init_args.T_up: {T_up!r}; must be an integer with 0 <= T_up < T_0")
+            raise ValueError(
+                f"model.scheduler.init_args.T_up: {T_up!r}; must be an integer with 0 <= T_up < T_0"
+            )
         if gamma <= 0:
             raise ValueError(f"model.scheduler.init_args.gamma: {gamma!r}; must be > 0")
         self.T_0, self.T_mult, self.eta_min, self.T_up, self.gamma = T_0, T_mult, eta_min, T_up, gamma
@@ -58,7 +60,7 @@ class CosineAnnealingWarmupReduceRestarts(LRScheduler):
         return cycle, step, length
 
     def lr_at(self, base_lr: float, step: int) -> float:
-        """The closed form: the learning rate at position ``step`` for a group whose base rate is ``base_lr``."""
+        """The closed form: the rate at position ``step`` for a group whose base rate is ``base_lr``."""
         cycle, t, length = self.cycle_and_position(max(step, 0))
         peak = base_lr * self.gamma**cycle
         if t < self.T_up:

@@ -34,8 +34,8 @@ class LinearWarmup(LRScheduler):
         Args:
             optimizer: The optimizer whose learning rates this schedule sets.
             warmup: Steps of the warm-up (epochs, or optimizer steps with ``model.scheduler_interval: step``).
-            scheduler: The schedule that follows, e.g. ``{class_path: CosineAnnealingLR, init_args: {T_max: 25}}``;
-                its own step counts start after the warm-up.
+            scheduler: The schedule that follows, e.g. ``{class_path: CosineAnnealingLR, init_args:
+                {T_max: 25}}``; its own step counts start after the warm-up.
             start_factor: The warm-up starts at ``start_factor * base_lr`` (0 <= start_factor <= 1).
             last_epoch: Index of the last step, for resuming by hand (-1 starts afresh).
         """
