@@ -6,6 +6,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import nn
 
 from project.callbacks.progress import train_loss_logged_at
@@ -13,6 +14,8 @@ from project.evaluation.evaluator import Evaluator
 from project.evaluation.rank_samples import batch_parts
 from project.optim import schedule_free
 from project.optim.plateau import PlateauScheduleCallable, monitor_of
+from project.optim.resume_warning import changed_arguments
+from project.optim.resume_warning import message as resume_warning
 from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
 from project.sharded_clipping import clip_sharded_grad_norm
 
@@ -179,6 +182,9 @@ class SupervisedModule(LightningModule):
         if schedule_free.is_schedule_free(optimizer):
             schedule_free.refuse_schedule(f"{type(optimizer).__module__}.{type(optimizer).__name__}", True)
         scheduler = self.scheduler_factory(optimizer)
+        saved = getattr(self, "_saved_schedules", None)  # set when resuming, see `on_load_checkpoint`
+        if saved and (changed := changed_arguments(saved[0], scheduler.state_dict())):
+            rank_zero_warn(resume_warning(changed))
         config = {"scheduler": scheduler, "interval": self.scheduler_interval}
         if monitor := monitor_of(scheduler):
             config["monitor"] = monitor
@@ -189,6 +195,10 @@ class SupervisedModule(LightningModule):
 
     # Schedule-free optimizers: y (train mode) for training steps, x (eval mode) for everything else. The
     # Trainer (`project.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Runs before `configure_optimizers` when resuming; the schedule's state is restored after it.
+        self._saved_schedules = checkpoint.get("lr_schedulers")
 
     def _optimizers(self) -> list:
         return self._trainer.optimizers if self._trainer is not None else []

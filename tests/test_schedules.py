@@ -161,6 +161,21 @@ def test_resumed_run_logs_the_same_rates_as_one_straight_through(name: str, tmp_
     expected(logged_lrs(resumed), closed_form, 0.002)
 
 
+def test_resume_with_changed_schedule_arguments_warns(run_root: Path) -> None:
+    args = ["--model.scheduler=StepLR", "--model.scheduler.step_size=5", "--trainer.limit_val_batches=1"]
+    cli("fit", *SYNTHETIC, *args, "--trainer.max_epochs=1", root=run_root)
+    (run,) = run_dirs(run_root)
+    with pytest.warns(UserWarning, match=r"step_size: 7 \(checkpoint: 5\)"):
+        cli(
+            "fit",
+            "--config",
+            str(run / "config.yaml"),
+            "--model.scheduler.step_size=7",
+            "--trainer.max_epochs=2",
+            root=run_root,
+        )
+
+
 def test_epoch_interval_steps_once_per_epoch(run_root: Path) -> None:
     cli(
         "fit",
