@@ -9,7 +9,7 @@ from typing import Any
 
 # State that changes while a schedule runs, or is derived from the optimizer: not an argument.
 COUNTERS = {"last_epoch", "base_lrs", "best", "num_bad_epochs", "cooldown_counter", "T_cur", "T_i"}
-COUNTERS |= {"mode_worse", "min_lrs"}
+COUNTERS |= {"mode_worse"}
 
 
 def changed_arguments(saved: dict[str, Any], configured: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
