@@ -193,12 +193,12 @@ class SupervisedModule(LightningModule):
                 config["frequency"] = self.trainer.check_val_every_n_epoch or 1
         return {"optimizer": optimizer, "lr_scheduler": config}
 
-    # Schedule-free optimizers: y (train mode) for training steps, x (eval mode) for everything else. The
-    # Trainer (`project.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.
-
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Runs before `configure_optimizers` when resuming; the schedule's state is restored after it.
         self._saved_schedules = checkpoint.get("lr_schedulers")
+
+    # Schedule-free optimizers: y (train mode) for training steps, x (eval mode) for everything else. The
+    # Trainer (`project.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.
 
     def _optimizers(self) -> list:
         return self._trainer.optimizers if self._trainer is not None else []
