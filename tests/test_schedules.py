@@ -226,7 +226,9 @@ def test_reduce_on_plateau_monitor_never_logged_is_refused_naming_it(
             root=run_root,
         )
     assert error.value.code == 2
-    assert "model.scheduler.init_args.monitor: 'val/no_such_metric' is never logged" in capsys.readouterr().err
+    assert (
+        "model.scheduler.init_args.monitor: 'val/no_such_metric' is never logged" in capsys.readouterr().err
+    )
     assert not run_dirs(run_root), "refused before training"
 
 
