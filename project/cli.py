@@ -20,8 +20,8 @@ import project.loggers
 import project.nets
 import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
-from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.learning_rate import LearningRateLogger
+from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
 from project.class_switch import parse_with_class_restarts
 from project.config_checks import check_ckpt_path, check_config_files, check_trainer
