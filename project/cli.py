@@ -20,8 +20,10 @@ import project.loggers
 import project.nets
 import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
+from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
+from project.class_switch import parse_with_class_restarts
 from project.config_checks import check_ckpt_path, check_config_files, check_trainer
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
@@ -29,8 +31,10 @@ from project.errors import take_debug_flag, user_errors_exit_2
 from project.launch import is_lightning_child, newest_checkpoint, rank_zero_first, shared_value
 from project.loggers.run_loggers import point_loggers_at_run, start_tracking
 from project.module import SupervisedModule
+from project.optim.schedule_free import refuse_schedule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
 from project.setup_checks import check_instantiated
+from project.trainer import Trainer
 
 
 class TemplateCLI(LightningCLI):
@@ -43,6 +47,7 @@ class TemplateCLI(LightningCLI):
         super().__init__(
             SupervisedModule,
             BaseDataModule,
+            trainer_class=Trainer,  # writes checkpoints with schedule-free optimizers in eval mode
             subclass_mode_data=True,
             # The run dir, not the first logger's log_dir, gets config.yaml (see `write_config`).
             save_config_callback=None,
@@ -56,7 +61,10 @@ class TemplateCLI(LightningCLI):
         parser.add_class_arguments(RunOptions, "run")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
-        super().parse_arguments(parser, args)
+        if isinstance(args, dict | Namespace):
+            super().parse_arguments(parser, args)
+        else:  # a class switched on the command line or by a later config starts from its own defaults
+            self.config = parse_with_class_restarts(parser, args, self._parser)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
         check_trainer(cfg.trainer)
         if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
@@ -70,6 +78,8 @@ class TemplateCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         cfg = self.config[self.subcommand]
+        if self.subcommand == "fit":
+            refuse_schedule(cfg.model.optimizer.get("class_path"), cfg.model.get("scheduler"))
         options = RunOptions(**cfg.run.as_dict())
         source = next(
             (run for path in reversed(cfg.get("config") or []) if (run := RunDir.containing(str(path)))), None
@@ -133,9 +143,11 @@ class TemplateCLI(LightningCLI):
             checkpoints[0].save_last = True
         if self.subcommand == "fit":
             self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
-            has_monitor = any(isinstance(c, LearningRateMonitor) for c in self.trainer.callbacks)
+            has_monitor = any(
+                isinstance(c, LearningRateMonitor | LearningRateLogger) for c in self.trainer.callbacks
+            )
             if self.trainer.loggers and not has_monitor:
-                self.trainer.callbacks.append(LearningRateMonitor())
+                self.trainer.callbacks.append(LearningRateLogger())
 
     def remove_unused_run_dir(self) -> None:
         """A command that fails before training leaves no run dir behind."""

@@ -5,12 +5,17 @@ from typing import Literal
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import nn
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from project.callbacks.progress import train_loss_logged_at
 from project.evaluation.evaluator import Evaluator
 from project.evaluation.rank_samples import batch_parts
+from project.optim import schedule_free
+from project.optim.plateau import PlateauScheduleCallable, monitor_of
+from project.optim.resume_warning import changed_arguments
+from project.optim.resume_warning import message as resume_warning
 from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
 from project.sharded_clipping import clip_sharded_grad_norm
 
@@ -27,7 +32,7 @@ class SupervisedModule(LightningModule):
         self,
         net: nn.Module,
         optimizer: OptimizerCallable,
-        scheduler: LRSchedulerCallable | None = None,
+        scheduler: PlateauScheduleCallable | LRSchedulerCallable | None = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         loss: nn.Module | None = None,
         evaluator: Evaluator | None = None,
@@ -45,8 +50,11 @@ class SupervisedModule(LightningModule):
                 by import path.
             optimizer: Optimizer class and arguments, e.g. ``{class_path: AdamW, init_args: {lr: 0.001}}``;
                 called with the parameter groups.
-            scheduler: Learning-rate schedule, called with the optimizer; ``null`` keeps the rate constant.
-            scheduler_interval: Step the schedule once per ``epoch`` or once per optimizer ``step``.
+            scheduler: Learning-rate schedule, called with the optimizer; ``null`` keeps the rate constant
+                (and must be ``null`` with a schedule-free optimizer). ``ReduceLROnPlateau`` takes a
+                ``monitor``.
+            scheduler_interval: Step the schedule once per ``epoch`` or once per optimizer ``step`` (after
+                gradient accumulation).
             loss: Loss taking ``(outputs, targets)``; cross entropy when not given.
             evaluator: Metrics over validation and test batches, e.g. ``ClassificationEvaluator``.
             no_weight_decay_on_bias_and_norm: Put biases and normalisation weights in a parameter group with
@@ -171,8 +179,46 @@ class SupervisedModule(LightningModule):
         optimizer = self.optimizer_factory(self.parameter_groups())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
+        if schedule_free.is_schedule_free(optimizer):
+            schedule_free.refuse_schedule(f"{type(optimizer).__module__}.{type(optimizer).__name__}", True)
         scheduler = self.scheduler_factory(optimizer)
+        saved = getattr(self, "_saved_schedules", None)  # set when resuming, see `on_load_checkpoint`
+        if saved and (changed := changed_arguments(saved[0], scheduler.state_dict())):
+            rank_zero_warn(resume_warning(changed))
         config = {"scheduler": scheduler, "interval": self.scheduler_interval}
-        if isinstance(scheduler, ReduceLROnPlateau):
-            config["monitor"] = scheduler.monitor
+        if monitor := monitor_of(scheduler):
+            config["monitor"] = monitor
+            if monitor.startswith("val/") and self.scheduler_interval == "epoch":
+                # Step only in epochs that validate, so the monitored value exists when the schedule reads it.
+                config["frequency"] = self.trainer.check_val_every_n_epoch or 1
         return {"optimizer": optimizer, "lr_scheduler": config}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Runs before `configure_optimizers` when resuming; the schedule's state is restored after it.
+        self._saved_schedules = checkpoint.get("lr_schedulers")
+
+    # Schedule-free optimizers: y (train mode) for training steps, x (eval mode) for everything else. The
+    # Trainer (`project.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.
+
+    def _optimizers(self) -> list:
+        return self._trainer.optimizers if self._trainer is not None else []
+
+    def on_train_batch_start(self, batch: tuple, batch_idx: int) -> None:
+        schedule_free.set_mode(self._optimizers(), train=True)
+
+    def on_validation_model_eval(self) -> None:
+        super().on_validation_model_eval()
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            schedule_free.set_mode(self._optimizers(), train=False)
+
+    def on_train_end(self) -> None:
+        # The trained model is x: later test/predict calls in this process see it.
+        schedule_free.set_mode(self._optimizers(), train=False)
+
+    def on_test_model_eval(self) -> None:
+        super().on_test_model_eval()
+        schedule_free.set_mode(self._optimizers(), train=False)
+
+    def on_predict_model_eval(self) -> None:
+        super().on_predict_model_eval()
+        schedule_free.set_mode(self._optimizers(), train=False)

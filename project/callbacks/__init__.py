@@ -1,5 +1,6 @@
 """Callbacks the CLI adds to every run."""
 
+from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.run_info import RunInfoWriter
 
-__all__ = ["RunInfoWriter"]
+__all__ = ["LearningRateLogger", "RunInfoWriter"]
