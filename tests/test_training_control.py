@@ -291,7 +291,7 @@ def draws(root: Path, persistent: bool, seed: int = 7) -> dict[str, list]:
         "--model.net=MLP",
         "--model.net.init_args.in_features=2",
         "--model.net.init_args.num_classes=2",
-        "--model.evaluator=null",
+        "--model.evaluator.init_args.num_classes=2",
         "--trainer.callbacks+=test_training_control.RecordDraws",
         root=root,
     )
