@@ -35,6 +35,7 @@ from project.optim.schedule_free import refuse_schedule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
 from project.setup_checks import check_instantiated
 from project.trainer import Trainer
+from project.training_control import add_training_control, ensure_last_checkpoint
 
 
 class TemplateCLI(LightningCLI):
@@ -138,11 +139,12 @@ class TemplateCLI(LightningCLI):
         for callback in checkpoints:
             if callback.dirpath is None:
                 callback.dirpath = str(self.run_dir.checkpoints)
-        if checkpoints and not any(c.save_last for c in checkpoints):
-            # Resuming a run always starts from checkpoints/last.ckpt.
-            checkpoints[0].save_last = True
+        if checkpoints:
+            # Resuming a run always starts from checkpoints/last.ckpt, written after every epoch.
+            ensure_last_checkpoint(self.trainer, self.run_dir)
         if self.subcommand == "fit":
             self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
+            add_training_control(self.trainer, self.run_dir)
             has_monitor = any(
                 isinstance(c, LearningRateMonitor | LearningRateLogger) for c in self.trainer.callbacks
             )

@@ -71,7 +71,10 @@ class RunDir:
         if self.last_checkpoint.is_file():
             state = read_checkpoint(self.last_checkpoint, "ckpt_path (the run's last.ckpt)")
             for key, value in state.get("callbacks", {}).items():
-                best = value.get("best_model_path") if key.startswith("ModelCheckpoint") else None
+                ranked = key.startswith("ModelCheckpoint") and value.get(
+                    "monitor"
+                )  # not the one writing last.ckpt
+                best = value.get("best_model_path") if ranked else None
                 if best and (self.checkpoints / Path(best).name).is_file():
                     return self.checkpoints / Path(best).name
         return self.checkpoints / "best.ckpt"

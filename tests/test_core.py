@@ -50,7 +50,7 @@ def test_resume_from_run_config_continues_epochs(run_root: Path, capsys: pytest.
     cli("fit", "--config", str(run / "config.yaml"), "--trainer.max_epochs=3", root=run_root)
     assert run_dirs(run_root) == [run], "resuming must reuse the run dir"
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["epoch"] == 3  # epochs completed
+    assert ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 3  # epochs trained
     assert ckpt["global_step"] == 15
     assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_epochs"] == 3
 

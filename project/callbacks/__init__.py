@@ -1,6 +1,18 @@
-"""Callbacks the CLI adds to every run."""
+"""Callbacks the CLI adds to every run; they resolve by short name (``class_path: GracefulStop``)."""
 
+from project.callbacks.graceful_stop import GracefulStop
 from project.callbacks.learning_rate import LearningRateLogger
+from project.callbacks.non_finite_loss import NonFiniteLossError, NonFiniteLossGuard
+from project.callbacks.rng_state import RNGStateCheckpoint
 from project.callbacks.run_info import RunInfoWriter
+from project.callbacks.step_checkpoint import StepCheckpoint
 
-__all__ = ["LearningRateLogger", "RunInfoWriter"]
+__all__ = [
+    "GracefulStop",
+    "LearningRateLogger",
+    "NonFiniteLossError",
+    "NonFiniteLossGuard",
+    "RNGStateCheckpoint",
+    "RunInfoWriter",
+    "StepCheckpoint",
+]
