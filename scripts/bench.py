@@ -33,11 +33,11 @@ SEED = 0
 CASES = {
     "mlp": (
         {"class_path": "MLP", "init_args": {"in_features": 3072, "hidden": [1024, 1024], "num_classes": 10}},
-        [3, 32, 32], 128, (20, 220),
+        [3, 32, 32], 256, (20, 220),
     ),
     "cnn": (
         {"class_path": "SimpleCNN", "init_args": {"in_channels": 3, "channels": [16, 32], "num_classes": 10}},
-        [3, 32, 32], 32, (20, 220),
+        [3, 32, 32], 160, (20, 220),
     ),
     "tiny_mlp": (
         {"class_path": "MLP", "init_args": {"in_features": 32, "hidden": [64], "num_classes": 10}},
