@@ -13,7 +13,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from project.evaluation.evaluator import Evaluator
+from project.evaluation.evaluator import Evaluator, chosen_metrics
 
 METRICS = {
     "accuracy": MulticlassAccuracy,
@@ -52,12 +52,7 @@ class ClassificationEvaluator(Evaluator):
                 MLflow).
         """
         super().__init__(save_predictions, predict_path)
-        names = list(metrics) if metrics is not None else list(METRICS)
-        unknown = [name for name in names if name not in METRICS]
-        if unknown:
-            raise ValueError(
-                f"model.evaluator.metrics: unknown metric {', '.join(unknown)}; known: {', '.join(METRICS)}"
-            )
+        names = chosen_metrics(metrics, METRICS)
         self.num_classes = num_classes
         self.metrics = MetricCollection(
             {

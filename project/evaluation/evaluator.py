@@ -156,3 +156,14 @@ class Evaluator(nn.Module):
         out.update(columns("prediction", self.decide(rows["values"])))
         out.update(self.prediction_columns(rows["values"]))
         write_csv(path, out)
+
+
+def chosen_metrics(metrics: list[str] | None, known: dict) -> list[str]:
+    """The metric names an evaluator computes: ``metrics``, or every known one; unknown names are refused."""
+    names = list(metrics) if metrics is not None else list(known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"model.evaluator.metrics: unknown metric {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    return names

@@ -3,7 +3,7 @@
 import torch
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 
-from project.evaluation.evaluator import Evaluator
+from project.evaluation.evaluator import Evaluator, chosen_metrics
 
 METRICS = {"mse": MeanSquaredError, "mae": MeanAbsoluteError, "r2": R2Score}
 """Metric names ``metrics`` accepts. With several targets per sample, MSE and MAE average over all values and
@@ -29,12 +29,7 @@ class RegressionEvaluator(Evaluator):
             predict_path: Where ``predict`` writes its CSV; ``RUN/predictions/predict.csv`` when not given.
         """
         super().__init__(save_predictions, predict_path)
-        names = list(metrics) if metrics is not None else list(METRICS)
-        unknown = [name for name in names if name not in METRICS]
-        if unknown:
-            raise ValueError(
-                f"model.evaluator.metrics: unknown metric {', '.join(unknown)}; known: {', '.join(METRICS)}"
-            )
+        names = chosen_metrics(metrics, METRICS)
         self.metrics = MetricCollection({name: METRICS[name]() for name in names})
 
     @property
