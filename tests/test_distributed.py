@@ -46,6 +46,17 @@ def job_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def run_together(commands: list[tuple[list[str], dict]]) -> None:
+    """Start every ``(command, env)`` at once (they rendezvous with each other); each must exit 0."""
+    processes = [
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for cmd, env in commands
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-3000:]
+
+
 def assert_one_job_of_two_ranks(tmp_path: Path, root: Path) -> Path:
     (run,) = run_dirs(root)
     assert len(list(root.glob("*/*/config.yaml"))) == 1
@@ -76,32 +87,23 @@ def test_two_torchrun_agents_run_one_job_of_world_size_two(tmp_path: Path) -> No
     port = free_port()
     env = {**os.environ, **job_env(tmp_path), "PYTHON": sys.executable}
     agents = [
-        subprocess.Popen(
-            [
-                str(ROOT / "scripts" / "torchrun.sh"),
-                "1",
-                "--nnodes=2",
-                f"--node_rank={node}",
-                "--master_addr=127.0.0.1",
-                f"--master_port={port}",
-                "main.py",
-                "fit",
-                "--config",
-                DIGITS,
-                *SHORT,
-                f"--run.root={root}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
+        [
+            str(ROOT / "scripts" / "torchrun.sh"),
+            "1",
+            "--nnodes=2",
+            f"--node_rank={node}",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            "main.py",
+            "fit",
+            "--config",
+            DIGITS,
+            *SHORT,
+            f"--run.root={root}",
+        ]  # fmt: skip
         for node in (0, 1)
     ]
-    outputs = [agent.communicate(timeout=300)[0] for agent in agents]
-    for agent, output in zip(agents, outputs, strict=True):
-        assert agent.returncode == 0, output[-3000:]
+    run_together([(agent, env) for agent in agents])
     assert_one_job_of_two_ranks(tmp_path, root)
 
 
@@ -122,28 +124,10 @@ def test_srun_job_trains_as_one_run_and_a_requeue_resumes_it(tmp_path: Path) -> 
                 "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
             }  # fmt: skip
             args = ["--trainer.devices=2", "--trainer.strategy=ddp", f"--trainer.max_epochs={epochs}"]
-            tasks.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "main.py",
-                        "fit",
-                        "--config",
-                        DIGITS,
-                        *SHORT,
-                        *args,
-                        f"--run.root={root}",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )  # fmt: skip
-            )
-        outputs = [task.communicate(timeout=300)[0] for task in tasks]
-        for task, output in zip(tasks, outputs, strict=True):
-            assert task.returncode == 0, output[-3000:]
+            command = [sys.executable, "main.py", "fit", "--config", DIGITS, *SHORT, *args]
+            command.append(f"--run.root={root}")
+            tasks.append((command, env))
+        run_together(tasks)
 
     attempt(restart=0, epochs=1)
     run = assert_one_job_of_two_ranks(tmp_path, root)

@@ -11,6 +11,16 @@ from lr_logs import DIGITS, SYNTHETIC, scalars
 OPTIMIZERS = sorted(p.stem for p in (CONFIGS / "optimizer").glob("*.yaml"))
 
 
+def param_groups_after_short_fit(run_root: Path, *args: str) -> list[dict]:
+    """The optimizer's param groups as ``last.ckpt`` stores them after a two-batch Digits fit."""
+    short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1"]
+    cli("fit", "--config", DIGITS, *args, *short, "--run.test_after_fit=false", root=run_root)
+    (run,) = run_dirs(run_root)
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"][0][
+        "param_groups"
+    ]
+
+
 def test_a_config_per_optimizer() -> None:
     names = {
         yaml.safe_load(p.read_text())["model"]["optimizer"]["class_path"]
@@ -82,22 +92,7 @@ def test_lion_after_adamw_starts_from_lions_defaults(capsys: pytest.CaptureFixtu
 
 
 def test_lion_after_adamw_trains_with_lions_defaults(run_root: Path) -> None:
-    cli(
-        "fit",
-        "--config",
-        DIGITS,
-        "--model.optimizer=Lion",
-        "--model.scheduler=null",
-        "--trainer.max_epochs=1",
-        "--trainer.limit_train_batches=2",
-        "--trainer.limit_val_batches=1",
-        "--run.test_after_fit=false",
-        root=run_root,
-    )
-    (run,) = run_dirs(run_root)
-    groups = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"][0][
-        "param_groups"
-    ]
+    groups = param_groups_after_short_fit(run_root, "--model.optimizer=Lion", "--model.scheduler=null")
     assert [(g["lr"], tuple(g["betas"]), g["weight_decay"]) for g in groups] == [(1e-4, (0.9, 0.99), 0.0)] * 2
 
 
@@ -127,21 +122,7 @@ def test_other_switched_classes_start_from_their_defaults(
 
 @pytest.mark.parametrize("switch", [True, False])
 def test_no_weight_decay_on_biases_and_norms(switch: bool, run_root: Path) -> None:
-    cli(
-        "fit",
-        "--config",
-        DIGITS,
-        f"--model.no_weight_decay_on_bias_and_norm={switch}",
-        "--trainer.max_epochs=1",
-        "--trainer.limit_train_batches=1",
-        "--trainer.limit_val_batches=1",
-        "--run.test_after_fit=false",
-        root=run_root,
-    )
-    (run,) = run_dirs(run_root)
-    groups = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"][0][
-        "param_groups"
-    ]
+    groups = param_groups_after_short_fit(run_root, f"--model.no_weight_decay_on_bias_and_norm={switch}")
     if switch:
         assert [g["weight_decay"] for g in groups] == [0.01, 0.0]
         # pg1: conv and linear weights (4); pg2: the linear bias and BatchNorm weights and biases (1 + 3*2).
