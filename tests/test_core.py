@@ -63,6 +63,8 @@ def test_subcommands_evaluate_best_last_and_path(run_root: Path) -> None:
         for ckpt in ("best", "last", str(run / "checkpoints" / "last.ckpt")):
             cli(subcommand, "--config", config, "--ckpt_path", ckpt, root=run_root)
     assert run_dirs(run_root) == [run], "evaluation writes into the checkpoint's run dir"
+    rows = (run / "predictions" / "predict.csv").read_text().splitlines()
+    assert len(rows) == 1 + 359  # header + one row per Digits test image
 
 
 @pytest.mark.slow
