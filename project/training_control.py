@@ -6,6 +6,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
+from project.callbacks.frozen_heap import FrozenStartupHeap
 from project.callbacks.graceful_stop import GracefulStop
 from project.callbacks.non_finite_loss import NonFiniteLossGuard
 from project.callbacks.rng_state import RNGStateCheckpoint
@@ -15,13 +16,15 @@ from project.run_dir import RunDir
 
 def add_training_control(trainer: Trainer, run_dir: RunDir) -> None:
     """Atomic checkpoint writes, RNG states in checkpoints, graceful SIGTERM/SIGINT, the non-finite-loss
-    guard, and profiler output in ``<run dir>/profiler``.
+    guard, no full garbage collections of start-up objects, and profiler output in ``<run dir>/profiler``.
 
     A callback of the same class in ``trainer.callbacks`` (e.g. ``NonFiniteLossGuard`` with ``action: skip``)
     is kept instead of the default; a ``CheckpointIO`` in ``trainer.plugins`` is kept as it is.
     """
     present = {type(callback) for callback in trainer.callbacks}
-    defaults = [GracefulStop(dirpath=str(run_dir.checkpoints)), NonFiniteLossGuard(), RNGStateCheckpoint()]
+    defaults = [
+        GracefulStop(dirpath=str(run_dir.checkpoints)), NonFiniteLossGuard(), RNGStateCheckpoint(), FrozenStartupHeap()
+    ]
     trainer.callbacks.extend(c for c in defaults if not any(issubclass(p, type(c)) for p in present))
     if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
         trainer.strategy.checkpoint_io = AtomicCheckpointIO()

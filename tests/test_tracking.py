@@ -162,6 +162,28 @@ def test_long_param_values_and_odd_metric_names_are_stored(tmp_path: Path, mlflo
     assert run.info.status == "FINISHED"
 
 
+def test_background_sends_batch_everything_logged_within_send_interval() -> None:
+    from project.loggers.mlflow_sender import MLflowSender
+
+    requests: list[tuple[float, list[int]]] = []
+    sender = MLflowSender(lambda kind, items: requests.append((time.monotonic(), items)), "fake", send_interval=1.0)
+    start = time.monotonic()
+    sender.put("metric values", [0])  # the first request goes at once
+    time.sleep(0.2)
+    for step in range(1, 6):  # logged within one interval: one request, one interval after the first
+        sender.put("metric values", [step])
+        time.sleep(0.05)
+    sender.put("metric values", [6])
+    time.sleep(1.2)
+    sender.put("metric values", [7])
+    sender.flush(timeout=5.0)  # the end of a run does not wait for the interval
+    flushed = time.monotonic()
+    assert [items for _, items in requests] == [[0], [1, 2, 3, 4, 5, 6], [7]]
+    assert requests[0][0] - start < 0.5
+    assert requests[1][0] - requests[0][0] >= 1.0
+    assert flushed - requests[1][0] < 1.5
+
+
 def test_server_down_at_start_leaves_a_complete_run_dir(
     run_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,10 @@
 Redrawing the bar and converting its metrics costs a fraction of a millisecond per batch, which is all of
 the template's overhead on small steps; a person cannot read a bar that changes more than ~10 times a second
 anyway. The bar still lands on the exact count at the end of every epoch.
+
+Lightning's Rich bar also polls from a thread 100 times a second (``refresh_rate: 100``); every wake-up takes
+the GIL and a core from training, which cost 0.6 ms on a 37 ms step on 2 cores. This bar polls 4 times a
+second, Rich's own default.
 """
 
 import math
@@ -18,15 +22,19 @@ UPDATE_EVERY = 10
 class SparseRichProgressBar(RichProgressBar):
     """``RichProgressBar`` that updates every ``update_every`` training and validation batches."""
 
-    def __init__(self, update_every: int = UPDATE_EVERY, leave: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, update_every: int = UPDATE_EVERY, refresh_rate: int = 4, leave: bool = False, **kwargs: Any
+    ) -> None:
         """Configure the bar.
 
         Args:
             update_every: Redraw every this many batches (and at the last batch of an epoch).
+            refresh_rate: Times per second the display thread looks for a pending redraw (when the output is
+                not a terminal); ``0`` turns the bar off.
             leave: Keep each epoch's bar on screen after it ends.
             **kwargs: Any other ``RichProgressBar`` argument (``theme``, ``console_kwargs``...).
         """
-        super().__init__(leave=leave, **kwargs)
+        super().__init__(refresh_rate=refresh_rate, leave=leave, **kwargs)
         self.update_every = max(1, update_every)
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
