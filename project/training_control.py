@@ -23,7 +23,10 @@ def add_training_control(trainer: Trainer, run_dir: RunDir) -> None:
     """
     present = {type(callback) for callback in trainer.callbacks}
     defaults = [
-        GracefulStop(dirpath=str(run_dir.checkpoints)), NonFiniteLossGuard(), RNGStateCheckpoint(), FrozenStartupHeap()
+        GracefulStop(dirpath=str(run_dir.checkpoints)),
+        NonFiniteLossGuard(),
+        RNGStateCheckpoint(),
+        FrozenStartupHeap(),
     ]
     trainer.callbacks.extend(c for c in defaults if not any(issubclass(p, type(c)) for p in present))
     if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:

@@ -166,7 +166,9 @@ def test_background_sends_batch_everything_logged_within_send_interval() -> None
     from project.loggers.mlflow_sender import MLflowSender
 
     requests: list[tuple[float, list[int]]] = []
-    sender = MLflowSender(lambda kind, items: requests.append((time.monotonic(), items)), "fake", send_interval=1.0)
+    sender = MLflowSender(
+        lambda kind, items: requests.append((time.monotonic(), items)), "fake", send_interval=1.0
+    )
     start = time.monotonic()
     sender.put("metric values", [0])  # the first request goes at once
     time.sleep(0.2)

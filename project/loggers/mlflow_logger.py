@@ -146,7 +146,10 @@ class RunMLFlowLogger(Logger):
     def sender(self) -> MLflowSender:
         if self._sender is None:
             self._sender = MLflowSender(
-                self._send, self.tracking_uri, synchronous=self._synchronous, send_interval=self._send_interval
+                self._send,
+                self.tracking_uri,
+                synchronous=self._synchronous,
+                send_interval=self._send_interval,
             )
         return self._sender
 
