@@ -1,5 +1,6 @@
 """Training control: signals, non-finite losses, early stopping, accumulation, worker seeding, presets."""
 
+import gc
 import json
 import os
 import signal
@@ -459,3 +460,24 @@ def test_a_config_with_lightnings_save_last_still_gets_last_ckpt_after_every_epo
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     assert last(run)["global_step"] == 15
     assert torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["global_step"] == 5
+
+
+# --- garbage collection -------------------------------------------------------------------------------------
+
+FROZEN_DURING_TRAINING: list[int] = []
+
+
+class CountsFrozenObjects(Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        FROZEN_DURING_TRAINING.append(gc.get_freeze_count())
+
+
+def test_full_collections_skip_start_up_objects_during_fit_only(run_root: Path, tmp_path: Path) -> None:
+    # A full collection walks every object; with the start-up heap frozen it walks only what training made.
+    counting = overlay(tmp_path, "trainer:\n  callbacks+:\n    - test_training_control.CountsFrozenObjects\n")
+    FROZEN_DURING_TRAINING.clear()
+    before = gc.get_freeze_count()
+    cli("fit", "--config", DIGITS, "--config", counting, *QUIET, "--trainer.max_steps=3", root=run_root)
+    assert len(FROZEN_DURING_TRAINING) == 3
+    assert min(FROZEN_DURING_TRAINING) > 100_000  # Lightning, torch and jsonargparse objects
+    assert gc.get_freeze_count() == before == 0  # handed back after fit
