@@ -40,7 +40,7 @@ CASES = {
     ),
     "cnn": (
         {"class_path": "SimpleCNN", "init_args": {"in_channels": 3, "channels": [16, 32], "num_classes": 10}},
-        [3, 32, 32], 160, (20, 220),
+        [3, 32, 32], 200, (20, 220),
     ),
     "tiny_mlp": (
         {"class_path": "MLP", "init_args": {"in_features": 32, "hidden": [64], "num_classes": 10}},
