@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,17 +205,6 @@ def bench_help(repeats: int, env: dict) -> dict:
     return {"ratio": min(times["help"]) / min(times["import_lightning"]), "seconds": times}
 
 
-def versions() -> dict:
-    names = ("torch", "lightning", "jsonargparse", "mlflow", "tensorboard", "rich", "torchmetrics")
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -261,11 +249,13 @@ def main() -> int:
     env.pop("MLFLOW_TRACKING_URI", None)  # the template's default store, <run root>/mlflow.db
     malloc = {} if args.malloc_defaults else MALLOC_ENV
     env.update(malloc)
+    from project.callbacks.run_info import package_versions  # imports Lightning: only in the parent
+
     report: dict = {
         "threads": args.threads,
         "pairs": args.pairs,
         "malloc_env": malloc,
-        "versions": versions(),
+        "versions": package_versions(),
     }
     report["machine"] = {
         "platform": platform.platform(),

@@ -38,7 +38,8 @@ def git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _versions() -> dict[str, str | None]:
+def package_versions() -> dict[str, str | None]:
+    """Python's version and those of the packages a run depends on (``None`` where not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -79,7 +80,7 @@ class RunInfoWriter(Callback):
             "git_dirty": None if status is None else bool(status),
             "host": socket.gethostname(),
             "platform": platform.platform(),
-            "versions": _versions(),
+            "versions": package_versions(),
             "accelerator": type(trainer.accelerator).__name__,
             "devices": trainer.num_devices,
             "num_nodes": trainer.num_nodes,
