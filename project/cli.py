@@ -28,6 +28,7 @@ from project.config_checks import check_ckpt_path, check_config_files, check_tra
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
 from project.errors import take_debug_flag, user_errors_exit_2
+from project.known_warnings import ignore_harmless_warnings
 from project.launch import is_lightning_child, newest_checkpoint, rank_zero_first, shared_value
 from project.loggers.run_loggers import point_loggers_at_run, start_tracking
 from project.module import SupervisedModule
@@ -182,9 +183,8 @@ class TemplateCLI(LightningCLI):
         if not options.test_after_fit or self.trainer.interrupted:
             return
         best = self.trainer.checkpoint_callback
-        ckpt = "best" if best is not None and getattr(best, "best_model_path", "") else None
-        if ckpt is None and best is not None and best.last_model_path:
-            ckpt = best.last_model_path
+        # The file itself, not "best": with several ModelCheckpoints Lightning warns that it takes the first.
+        ckpt = (getattr(best, "best_model_path", "") or getattr(best, "last_model_path", "")) or None
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
 
 
@@ -206,6 +206,7 @@ def cli_main(args: ArgsType = None) -> None:
         sys.argv[1:] = take_debug_flag(sys.argv[1:])
     elif isinstance(args, list):
         args = take_debug_flag(args)
+    ignore_harmless_warnings()
     with user_errors_exit_2():
         check_config_files(args if isinstance(args, list) else sys.argv[1:])
         TemplateCLI(args=args)

@@ -1,6 +1,7 @@
 """Signals and kills against a real ``python main.py fit`` process (slow: each process pays the imports)."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -11,12 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, FAST, ROOT, main_py, run_dirs
+from conftest import CONFIGS, ROOT, main_py, run_dirs
 
 DIGITS = str(CONFIGS / "digits.yaml")
-# 30 optimizer steps per epoch, 6 epochs: long enough to be interrupted in the middle of an epoch.
+TESTS = Path(__file__).resolve().parent
+# The shipped config with its defaults on (bar, summary, both loggers, checkpoints), shrunk to 30 optimizer
+# steps per epoch and 6 epochs; the test callback holds the run at step 45 (mid-epoch 2) until the signal.
 LONG = ["--trainer.max_epochs=6", "--trainer.limit_train_batches=30", "--trainer.limit_val_batches=2",
-        "--trainer.logger=false", "--run.test_after_fit=false", *FAST]  # fmt: skip
+        "--trainer.limit_test_batches=2", "--trainer.accelerator=cpu", "--trainer.devices=1"]  # fmt: skip
+HOLD_STEP = 45
 
 
 def counts(checkpoint: Path) -> tuple[int, int]:
@@ -24,26 +28,34 @@ def counts(checkpoint: Path) -> tuple[int, int]:
     return state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"], state["global_step"]
 
 
-def wait_for_training(root: Path, process: subprocess.Popen, timeout: float = 120) -> Path:
-    """The run dir, once training has started and written a first last.ckpt."""
+def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait for ``path`` to appear (an event of the run), failing early if the process ends first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        runs = run_dirs(root)
-        if runs and (runs[0] / "checkpoints" / "last.ckpt").is_file():
-            return runs[0]
+    while not path.is_file():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{path.name} never appeared: {process.communicate()[1][-3000:]}")
         time.sleep(0.05)
-    raise AssertionError(f"training did not start: {process.communicate()[1][-2000:]}")
+
+
+def mlflow_status(run: Path) -> str:
+    from mlflow import MlflowClient
+
+    run_id = json.loads((run / "run_info.json").read_text())["mlflow_run_id"]
+    return MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_run(run_id).info.status
 
 
 @pytest.mark.slow
 def test_sigterm_saves_the_current_step_exits_143_and_the_same_command_resumes(tmp_path: Path) -> None:
-    root = tmp_path / "result"
-    command = [sys.executable, str(ROOT / "main.py"), "fit", "--config", DIGITS, *LONG, f"--run.root={root}"]
+    root, held = tmp_path / "result", tmp_path / "held"
+    command = [sys.executable, str(ROOT / "main.py"), "fit", "--config", DIGITS, *LONG, f"--run.root={root}",
+               "--trainer.callbacks+=hold_at_step.HoldAtStep"]  # fmt: skip
+    env = {**os.environ, "HOLD_AT_STEP": str(HOLD_STEP), "HOLD_FILE": str(held),
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    run = wait_for_training(root, process)
-    time.sleep(0.7)  # into the second epoch, between checkpoints
+    wait_for_file(held, process)  # the run is at step 45 and waits for the signal: it cannot finish first
+    (run,) = run_dirs(root)
     lines: list[tuple[float, str]] = []
     reader = threading.Thread(
         target=lambda: lines.extend((time.monotonic(), line) for line in process.stderr)
@@ -57,20 +69,25 @@ def test_sigterm_saves_the_current_step_exits_143_and_the_same_command_resumes(t
     assert process.returncode == 143, "".join(line for _, line in lines)[-2000:]
     saved_at, message = next((t, line) for t, line in lines if "Stopped by SIGTERM" in line)
     # The stop and the save are ours to make fast; the rest is the interpreter's teardown, which a loaded
-    # 2-core machine stretches to several seconds (see the README's measured figures).
+    # 2-core machine stretches to several seconds.
     assert saved_at - sent < 5, f"took {saved_at - sent:.1f} s to save"
     assert exited < 60, f"took {exited:.1f} s to exit"
     step = int(re.search(r"global step (\d+)", message).group(1))
+    assert step in (HOLD_STEP, HOLD_STEP + 1), message
     assert counts(run / "checkpoints" / "last.ckpt")[1] == step, "last.ckpt holds the step the run stopped at"
     assert json.loads((run / "run_info.json").read_text())["status"] == "interrupted"
+    assert mlflow_status(run) == "KILLED"
 
-    resumed = main_py("fit", "--config", str(run / "config.yaml"), *LONG, f"--run.root={root}")
+    # The same command (without the test's hold) resumes the run in place and trains to the end.
+    resumed = main_py("fit", "--config", str(run / "config.yaml"), *LONG, f"--run.root={root}",
+                      env={"PYTHONPATH": env["PYTHONPATH"]})  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resuming from" in resumed.stdout + resumed.stderr
     assert run_dirs(root) == [run]
     assert counts(run / "checkpoints" / "last.ckpt") == (6, 180), (
         "same epochs and steps as an uninterrupted run"
     )
+    assert mlflow_status(run) == "FINISHED"
 
 
 @pytest.mark.slow

@@ -50,6 +50,8 @@ class SparseRichProgressBar(RichProgressBar):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        if self.is_disabled:  # Lightning disables the bar on ranks other than 0: nothing to draw
+            return
         last_step = 0 < trainer.max_steps <= trainer.global_step
         if last_step or not self._skip(batch_idx, self.total_train_batches):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
@@ -63,6 +65,9 @@ class SparseRichProgressBar(RichProgressBar):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        if self.is_disabled:
+            # Ranks other than 0 never set the current dataloader, so reading its total would assert there.
+            return
         total = self.total_val_batches_current_dataloader if not trainer.sanity_checking else 0
         if trainer.sanity_checking or not self._skip(batch_idx, total):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
