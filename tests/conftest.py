@@ -10,13 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
-# Small and quiet: tests assert files and numbers, not bars.
+# The bar and the summary off: only for a test that says why (tests of what users see keep the defaults on).
 FAST = [
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",
     "--trainer.accelerator=cpu",
     "--trainer.devices=1",
 ]
+
+
+# One CPU process: the shipped configs say `accelerator: auto`, which would take a GPU where there is one.
+ON_CPU = ["--trainer.accelerator=cpu", "--trainer.devices=1"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,13 +43,13 @@ def run_dirs(root: Path) -> list[Path]:
 
 
 def cli(*args: str, root: Path) -> None:
-    """``python main.py ARGS`` in this process, with the run root and the fast trainer settings."""
+    """``python main.py ARGS`` in this process, with the run root, on one CPU process, defaults on."""
     from project.cli import cli_main
 
     subcommand, *rest = args
     argv, sys.argv = sys.argv, ["main.py"]  # LightningCLI warns when both sys.argv and args carry arguments
     try:
-        cli_main([subcommand, *rest, f"--run.root={root}", *FAST])
+        cli_main([subcommand, *rest, f"--run.root={root}", *ON_CPU])
     finally:
         sys.argv = argv
 

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 DIGITS = str(CONFIGS / "digits.yaml")
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 
 
 def run_bad(*args: str, root: Path, capsys: pytest.CaptureFixture) -> tuple[int, str]:
@@ -22,7 +21,7 @@ def run_bad(*args: str, root: Path, capsys: pytest.CaptureFixture) -> tuple[int,
 
     argv, sys.argv = sys.argv, ["main.py"]
     try:
-        cli_main([*args, f"--run.root={root}", *QUIET])
+        cli_main([*args, f"--run.root={root}"])
         code = 0
     except SystemExit as exit:
         code = exit.code
@@ -388,7 +387,6 @@ def test_exit_statuses_end_to_end(checkpoints: dict, tmp_path: Path) -> None:
         "--config",
         DIGITS,
         "--model.net=torch.nn.Identity",
-        "--trainer.logger=false",
         "--trainer.max_epochs=1",
         f"--run.root={root}",
         timeout=120,

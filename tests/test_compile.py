@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, FAST, run_dirs
+from conftest import CONFIGS, ON_CPU, run_dirs
 
 from project.cli import TemplateCLI
 from project.nets import MLP
@@ -19,7 +19,7 @@ LIMITS = [
 
 
 def run(*args: str, root: Path) -> TemplateCLI:
-    return TemplateCLI(args=[*args, f"--run.root={root}", *FAST, "--trainer.logger=false", *LIMITS])
+    return TemplateCLI(args=[*args, f"--run.root={root}", *ON_CPU, *LIMITS])
 
 
 @pytest.mark.slow

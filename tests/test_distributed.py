@@ -23,8 +23,6 @@ SHORT = [
     "--trainer.max_epochs=1",
     "--trainer.limit_train_batches=4",
     "--trainer.limit_val_batches=2",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
     "--run.test_after_fit=false",
     "--trainer.callbacks+=rank_weights.SaveRankWeights",
 ]

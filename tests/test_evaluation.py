@@ -122,7 +122,6 @@ def test_ddp_test_writes_each_sample_once_with_single_process_metrics(
         "--trainer.strategy=ddp",
         "--trainer.devices=2",
         "--trainer.accelerator=cpu",
-        "--trainer.enable_progress_bar=false",
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     rows = read_rows(run / "predictions" / "test.csv")

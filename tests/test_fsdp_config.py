@@ -85,7 +85,7 @@ def test_preset_stacks_on_an_example_config(run_root: Path, capsys: pytest.Captu
 def gpu_cli(*args: str, root: Path) -> None:
     from project.cli import cli_main
 
-    quiet = ["--trainer.enable_progress_bar=false", "--trainer.accelerator=gpu", "--trainer.devices=1"]
+    quiet = ["--trainer.accelerator=gpu", "--trainer.devices=1"]
     cli_main([*args, f"--run.root={root}", *quiet])
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, FAST, run_dirs
+from conftest import CONFIGS, ON_CPU, run_dirs
 
 from project.cli import TemplateCLI
 
@@ -15,7 +15,6 @@ SHORT = [
     "--trainer.limit_train_batches=8",
     "--trainer.limit_val_batches=2",
     "--run.test_after_fit=false",
-    "--trainer.logger=false",
 ]
 # What runs on CPU, and the dtype the saved weights have: mixed precision keeps float32 master weights.
 CASES = {
@@ -32,7 +31,7 @@ def test_precision_trains_and_checkpoints(precision: str, run_root: Path) -> Non
     fit = TemplateCLI(
         args=[
             "fit", "--config", str(CONFIGS / "digits.yaml"), f"--model.net={json.dumps(NET)}",
-            f"--trainer.precision={precision}", *SHORT, f"--run.root={run_root}", *FAST,
+            f"--trainer.precision={precision}", *SHORT, f"--run.root={run_root}", *ON_CPU,
         ]
     )  # fmt: skip
     assert torch.isfinite(fit.trainer.callback_metrics["val/loss"])

@@ -15,7 +15,6 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 DIGITS = str(CONFIGS / "digits.yaml")
 SHORT = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2"]
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 
 
 class SavesAReport(Callback):
@@ -261,7 +260,6 @@ def test_ddp_fit_against_a_real_server(server: Server, tmp_path: Path) -> None:
         *SHORT,
         "--trainer.max_epochs=3",
         *ddp,
-        *QUIET,
         "--run.test_after_fit=false",
     ]
     result = main_py(*args, f"--run.root={root}", env={"MLFLOW_TRACKING_URI": server.uri})
@@ -289,7 +287,7 @@ def test_server_killed_mid_run_costs_seconds_and_loses_nothing(
     server: Server, tmp_path: Path, mlflow_store: str
 ) -> None:
     args = ["fit", "--config", DIGITS, *SHORT, "--trainer.max_epochs=6", "--trainer.log_every_n_steps=1"]
-    args += [*QUIET, "--run.test_after_fit=false", "--trainer.callbacks+=test_tracking.SlowEpochs"]
+    args += ["--run.test_after_fit=false", "--trainer.callbacks+=test_tracking.SlowEpochs"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
     baseline_start = time.monotonic()
     baseline = main_py(*args, f"--run.root={tmp_path / 'baseline'}", env=env)

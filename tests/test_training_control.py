@@ -21,7 +21,8 @@ from project.data.base import BaseDataModule
 
 DIGITS = str(CONFIGS / "digits.yaml")
 PRESETS = CONFIGS / "presets"
-QUIET = ["--trainer.logger=false", "--run.test_after_fit=false"]
+# Testing after fit adds a phase these tests of training state do not look at (test_doc_commands runs it).
+QUIET = ["--run.test_after_fit=false"]
 
 
 def overlay(tmp_path: Path, text: str, name: str = "overlay.yaml") -> str:
@@ -164,7 +165,6 @@ def test_early_stopping_ends_a_stalled_run_and_best_ckpt_holds_the_best_value(
         DIGITS,
         "--config",
         patience_2,
-        "--trainer.logger=false",
         "--run.test_after_fit=false",
         "--trainer.max_epochs=20",
         "--trainer.limit_train_batches=5",
@@ -427,7 +427,7 @@ def test_profile_preset_leaves_a_trace_in_the_run_dir(tmp_path: Path) -> None:
     # A subprocess with the preset as a user runs it: with fewer batches than the profiler's schedule needs,
     # torch 2.13's profiler can fail to decode its own events and crash the process at exit.
     result = main_py("fit", "--config", DIGITS, "--config", str(PRESETS / "profile.yaml"), *QUIET,
-                     "--trainer.enable_progress_bar=false", f"--run.root={tmp_path}")  # fmt: skip
+                     f"--run.root={tmp_path}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     (run,) = run_dirs(tmp_path)
     traces = sorted((run / "profiler").glob("*.pt.trace.json"))
