@@ -92,6 +92,9 @@ def test_default_store_and_tensorboard_agree(run_root: Path, monkeypatch: pytest
     assert [step for step, _ in mlflow_loss] == [4, 9]
     assert dict(mlflow_loss) == pytest.approx(dict(tensorboard_loss))
     assert "test/accuracy" in found.data.metrics
+    assert {"lr-AdamW/decay", "lr-AdamW/no_decay"} <= found.data.metrics.keys(), "named parameter groups"
+    experiment = client.get_experiment_by_name("digits")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development", "opens as model training"
     artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
     assert {"config.yaml", "run_info.json", "reports"} <= artifacts
     assert (run / "artifacts" / "reports" / "report.txt").is_file()

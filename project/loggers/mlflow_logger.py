@@ -21,6 +21,7 @@ from project.loggers.mlflow_connection import (
     is_http,
     server_answers,
 )
+from project.loggers.mlflow_experiment import EXPERIMENT_TAGS
 from project.loggers.mlflow_limits import MAX_TAG_VALUE_LENGTH, fit_value, legal_name, params_for_mlflow
 from project.loggers.mlflow_run_end import files_to_upload, final_status, record_not_sent
 from project.loggers.mlflow_sender import MLflowSender
@@ -206,7 +207,9 @@ class RunMLFlowLogger(Logger):
         if experiment is None or experiment.lifecycle_stage == "deleted":
             uri = self.tracking_uri
             location = None if is_http(uri) else self._artifact_location or default_artifact_location(uri)
-            experiment_id = client.create_experiment(self._experiment_name, artifact_location=location)
+            experiment_id = client.create_experiment(
+                self._experiment_name, artifact_location=location, tags=EXPERIMENT_TAGS
+            )
         else:
             experiment_id = experiment.experiment_id
         tags = {**self.tags, **_git_tags()}
