@@ -314,8 +314,9 @@ class RunMLFlowLogger(Logger):
         if self._system_metrics is not None:
             self._system_metrics.finish()
             self._system_metrics = None
-        if self._sender is None:
+        if self._sender is None and self._client is None:
             return
+        # A resumed run that had nothing left to train logged nothing, but its status must still be set.
         sender = self.sender
         if self._client is not None:
             sender.flush(self._flush_timeout)
