@@ -170,9 +170,10 @@ class SupervisedModule(LightningModule):
         }
         no_decay = [p for n, p in params if n.endswith(".bias") or id(p) in norm_params]
         decay = [p for n, p in params if not (n.endswith(".bias") or id(p) in norm_params)]
-        groups = [{"params": decay}]
+        # `name` keys the logged learning rate (`lr-AdamW/decay`), as in Lightning's LearningRateMonitor.
+        groups = [{"params": decay, "name": "decay"}]
         if no_decay:
-            groups.append({"params": no_decay, "weight_decay": 0.0})
+            groups.append({"params": no_decay, "weight_decay": 0.0, "name": "no_decay"})
         return groups
 
     def configure_optimizers(self) -> dict:

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from project.config_tree import flatten  # noqa: E402
 from project.loggers.mlflow_connection import apply_request_limits  # noqa: E402
+from project.loggers.mlflow_experiment import EXPERIMENT_TAGS  # noqa: E402
 from project.loggers.mlflow_limits import batches, legal_name, params_for_mlflow  # noqa: E402
 from project.loggers.mlflow_run_end import MLFLOW_STATUS  # noqa: E402
 
@@ -61,7 +62,7 @@ def open_run(client, run: Path, info: dict) -> tuple[str, bool]:  # noqa: ANN001
         # A local store keeps artifacts beside the runs, as training does; a server picks its own place.
         local = not client.tracking_uri.startswith(("http://", "https://"))
         location = str(run.parent.parent.resolve() / "mlartifacts") if local else None
-        experiment_id = client.create_experiment(name, artifact_location=location)
+        experiment_id = client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
     else:
         experiment_id = experiment.experiment_id
     tags = {"data": name, "run_dir": str(run.resolve()), "synced_by": "scripts/sync_mlflow.py"}

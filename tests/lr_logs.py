@@ -40,7 +40,7 @@ def scalars(run: Path, tag_prefix: str) -> dict[str, dict[int, float]]:
 
 
 def logged_lrs(run: Path) -> dict[str, list[float]]:
-    """``{"lr-AdamW/pg1": [rate of step 0, rate of step 1, ...]}``; steps must be contiguous from 0."""
+    """``{"lr-AdamW/decay": [rate of step 0, rate of step 1, ...]}``; steps must be contiguous from 0."""
     rates = {}
     for tag, by_step in scalars(run, "lr-").items():
         assert sorted(by_step) == list(range(len(by_step))), f"{tag}: steps {sorted(by_step)}"

@@ -6,10 +6,12 @@ with the same weights.
 
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,11 +109,22 @@ def test_two_torchrun_agents_run_one_job_of_world_size_two(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_srun_job_trains_as_one_run_and_a_requeue_resumes_it(tmp_path: Path) -> None:
-    """Two tasks with the variables srun sets (Lightning's SLURMEnvironment reads them), then a requeue."""
+    """Two tasks with the variables srun sets (Lightning's SLURMEnvironment reads them), SLURM's requeue
+    signal (SIGUSR1) then its SIGTERM, and the requeued job: one run dir, one MLflow run, FINISHED at the end.
+    """
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     root = tmp_path / "result"
     port = str(free_port())
+    # `scontrol requeue` as Lightning's SIGUSR1 handler calls it: here it only records the call.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.log"}\n')
+    (bin_dir / "scontrol").chmod(0o755)
+    report = tmp_path / "requeue_signal"
 
-    def attempt(restart: int, epochs: int) -> None:
+    def start(restart: int, epochs: int, signal_at_step: str = "") -> list[subprocess.Popen]:
         tasks = []
         for rank in (0, 1):
             env = {
@@ -120,18 +133,52 @@ def test_srun_job_trains_as_one_run_and_a_requeue_resumes_it(tmp_path: Path) -> 
                 "SLURM_LOCALID": str(rank), "SLURM_NODEID": "0", "SLURM_JOB_NAME": "train",
                 "SLURM_NODELIST": "127.0.0.1", "SLURM_RESTART_COUNT": str(restart),
                 "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                "REQUEUE_SIGNAL_AT_STEP": signal_at_step, "REQUEUE_SIGNAL_REPORT": str(report),
             }  # fmt: skip
             args = ["--trainer.devices=2", "--trainer.strategy=ddp", f"--trainer.max_epochs={epochs}"]
             command = [sys.executable, "main.py", "fit", "--config", DIGITS, *SHORT, *args]
-            command.append(f"--run.root={root}")
-            tasks.append((command, env))
-        run_together(tasks)
+            command += ["--trainer.callbacks+=requeue_signal.RaiseRequeueSignal", f"--run.root={root}"]
+            tasks.append(
+                subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            )
+        return tasks
 
-    attempt(restart=0, epochs=1)
-    run = assert_one_job_of_two_ranks(tmp_path, root)
+    # The first job: so many epochs that it is still training when SLURM stops it after the requeue.
+    tasks = start(restart=0, epochs=100000, signal_at_step="2")
+    deadline = time.monotonic() + 240
+    while not (report / "rank0.json").is_file() or not (report / "rank1.json").is_file():
+        assert all(t.poll() is None for t in tasks) and time.monotonic() < deadline, tasks[0].communicate()[0]
+        time.sleep(0.05)
+    (run,) = run_dirs(root)
     first_id = json.loads((run / "run_info.json").read_text())["mlflow_run_id"]
-    attempt(restart=1, epochs=2)  # the requeued job: same job id, same command (here one epoch longer)
+    client = MlflowClient(job_env(tmp_path)["MLFLOW_TRACKING_URI"])
+    for rank in (0, 1):
+        took = json.loads((report / f"rank{rank}.json").read_text())["handler_seconds"]
+        assert took < 1, f"rank {rank}: the SIGUSR1 handler blocked training for {took:.1f} s"
+    assert (tmp_path / "scontrol.log").read_text() == "requeue 5151\n"
+    assert list(run.glob("hpc_ckpt_*.ckpt")), "Lightning's requeue checkpoint"
+    assert client.get_run(first_id).info.status == "RUNNING", "still training: not FINISHED by the requeue"
+    for task in tasks:  # what SLURM does to a requeued job's tasks
+        task.send_signal(signal.SIGTERM)
+    for task in tasks:
+        output = task.communicate(timeout=120)[0].decode()
+        assert task.returncode == 143, output[-3000:]
+    assert client.get_run(first_id).info.status == "KILLED"
+
+    # The requeued job: same job id, same command, here with an epoch count it reaches.
+    stopped = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    epochs = stopped["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] + 2
+    for task in start(restart=1, epochs=epochs):
+        output = task.communicate(timeout=300)[0].decode()
+        assert task.returncode == 0, output[-3000:]
     assert assert_one_job_of_two_ranks(tmp_path, root) == run
     info = json.loads((run / "run_info.json").read_text())
     assert info["mlflow_run_id"] == first_id and len(info["resumes"]) == 1
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 8
+    assert client.get_run(first_id).info.status == "FINISHED"
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4 * epochs
+    one_per_epoch = [4 * e + 3 for e in range(epochs)]
+    assert sorted(m.step for m in client.get_metric_history(first_id, "val/loss")) == one_per_epoch
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    assert [e.step for e in events.Scalars("val/loss")] == one_per_epoch, "TensorBoard: none repeated"

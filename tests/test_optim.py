@@ -125,7 +125,7 @@ def test_no_weight_decay_on_biases_and_norms(switch: bool, run_root: Path) -> No
     groups = param_groups_after_short_fit(run_root, f"--model.no_weight_decay_on_bias_and_norm={switch}")
     if switch:
         assert [g["weight_decay"] for g in groups] == [0.01, 0.0]
-        # pg1: conv and linear weights (4); pg2: the linear bias and BatchNorm weights and biases (1 + 3*2).
+        # decay: conv and linear weights (4); no_decay: linear bias, BatchNorm weights and biases (1 + 3*2).
         assert [len(g["params"]) for g in groups] == [4, 7]
     else:
         assert [g["weight_decay"] for g in groups] == [0.01]

@@ -106,7 +106,7 @@ def test_resume_from_run_config_for_more_epochs_matches_straight_run(straight: P
     assert run_dirs(root) == [run], "resuming from config.yaml continues in the same run dir"
     assert_same_training_state(last(run), last(straight))
     logged = logged_scalars(run)
-    assert {tag for tag, _, _ in logged} >= {"train/loss", "val/loss", "val/accuracy", "lr-AdamW/pg1"}
+    assert {tag for tag, _, _ in logged} >= {"train/loss", "val/loss", "val/accuracy", "lr-AdamW/decay"}
     assert logged == logged_scalars(straight)
 
 

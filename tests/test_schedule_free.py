@@ -78,7 +78,7 @@ def test_warmed_up_rate_is_logged(run_root: Path) -> None:
         root=run_root,
     )
     (run,) = run_dirs(run_root)
-    rates = logged_lrs(run)["lr-AdamWScheduleFree/pg1"]
+    rates = logged_lrs(run)["lr-AdamWScheduleFree/decay"]
     assert rates == pytest.approx([0.004 * min(1.0, (k + 1) / 10) for k in range(16)], rel=1e-6)
 
 

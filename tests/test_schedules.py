@@ -120,7 +120,7 @@ SCHEDULES = {
 
 
 def expected(run_lrs: dict[str, list[float]], closed_form, lr: float) -> None:
-    assert set(run_lrs) == {"lr-AdamW/pg1", "lr-AdamW/pg2"}
+    assert set(run_lrs) == {"lr-AdamW/decay", "lr-AdamW/no_decay"}
     for values in run_lrs.values():
         assert len(values) == 16
         for k, value in enumerate(values):
@@ -189,7 +189,7 @@ def test_epoch_interval_steps_once_per_epoch(run_root: Path) -> None:
         root=run_root,
     )
     (run,) = run_dirs(run_root)
-    pg1 = logged_lrs(run)["lr-AdamW/pg1"]
+    pg1 = logged_lrs(run)["lr-AdamW/decay"]
     assert pg1 == pytest.approx([0.002 * 0.5 ** (k // 8) for k in range(24)], abs=TOL)
 
 
@@ -208,7 +208,7 @@ def test_reduce_on_plateau_lowers_the_rate_when_val_loss_stalls(run_root: Path) 
         root=run_root,
     )
     (run,) = run_dirs(run_root)
-    per_epoch = logged_lrs(run)["lr-AdamW/pg1"][::2]
+    per_epoch = logged_lrs(run)["lr-AdamW/decay"][::2]
     assert per_epoch == pytest.approx([1e-6, 1e-6, 1e-6, 5e-7, 5e-7], rel=1e-6)
 
 

@@ -9,8 +9,9 @@ from project.optim.schedule_free import is_schedule_free
 
 class LearningRateLogger(Callback):
     """Logs the rate each optimizer step uses, named like Lightning's LearningRateMonitor: ``lr-AdamW`` for
-    one parameter group, ``lr-AdamW/pg1``, ``lr-AdamW/pg2``... for several (pg1: weights with weight decay,
-    pg2: biases and norm weights without, see ``model.no_weight_decay_on_bias_and_norm``).
+    one parameter group, ``lr-AdamW/<group name>`` for several: ``lr-AdamW/decay`` (weights with weight decay)
+    and ``lr-AdamW/no_decay`` (biases and norm weights, see ``model.no_weight_decay_on_bias_and_norm``).
+    A group without a ``name`` key is numbered as Lightning does: ``pg1``, ``pg2``...
 
     The value logged at step ``k`` is the rate optimizer step ``k`` (0-based) used, logged at
     ``k = 0, n, 2n...`` with ``n = trainer.log_every_n_steps``. For a schedule-free optimizer it is the
@@ -47,7 +48,7 @@ class LearningRateLogger(Callback):
 
 
 def learning_rates(optimizers: list, only: list[int] | None = None) -> dict[str, float]:
-    """``{"lr-AdamW/pg1": 0.001, ...}``: each parameter group's rate (``scheduled_lr`` where there is one)."""
+    """``{"lr-AdamW/decay": 0.001, ...}``: each parameter group's rate (``scheduled_lr`` if it has one)."""
     rates: dict[str, float] = {}
     names = [type(opt).__name__ for opt in optimizers]
     for index, optimizer in enumerate(optimizers):
@@ -56,6 +57,6 @@ def learning_rates(optimizers: list, only: list[int] | None = None) -> dict[str,
         name = f"lr-{names[index]}" + (f"-{index}" if names.count(names[index]) > 1 else "")
         groups = optimizer.param_groups
         for number, group in enumerate(groups, start=1):
-            key = name if len(groups) == 1 else f"{name}/pg{number}"
+            key = name if len(groups) == 1 else f"{name}/{group.get('name', f'pg{number}')}"
             rates[key] = float(group.get("scheduled_lr", group["lr"]))
     return rates

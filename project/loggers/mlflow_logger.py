@@ -21,12 +21,25 @@ from project.loggers.mlflow_connection import (
     is_http,
     server_answers,
 )
+from project.loggers.mlflow_experiment import EXPERIMENT_TAGS
 from project.loggers.mlflow_limits import MAX_TAG_VALUE_LENGTH, fit_value, legal_name, params_for_mlflow
 from project.loggers.mlflow_run_end import files_to_upload, final_status, record_not_sent
 from project.loggers.mlflow_sender import MLflowSender
+from project.loggers.system_metrics import start_system_metrics
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+
+# Lightning ends a run with finalize("success") or finalize("failed"). Only its SLURM auto-requeue handler
+# (`_SignalConnector._slurm_sigusr_handler_fn`, Lightning 2.6) passes "finished": it runs inside the SIGUSR1
+# signal handler, *before* the job is requeued, while training goes on until SLURM stops it. Closing the run
+# there would block the handler for up to `flush_timeout` seconds and mark the MLflow run FINISHED while it
+# still trains (and again after the requeued job resumes it). So that call leaves the run RUNNING; the real
+# end comes later: finalize("failed") when SLURM's SIGTERM stops this job (KILLED, from run_info.json's
+# "interrupted"), and the requeued job reopens the same run and finishes it. Recognising the status is the
+# only public hook: the handler is Lightning's, and replacing it would mean patching the signal connector.
+REQUEUE_STATUS = "finished"
 
 
 class RunMLFlowLogger(Logger):
@@ -54,6 +67,7 @@ class RunMLFlowLogger(Logger):
         request_timeout: int | None = None,
         connect_timeout: float = 5.0,
         flush_timeout: float = 30.0,
+        log_system_metrics: bool = False,
         run_dir: str | None = None,
     ) -> None:
         """Configure the MLflow run.
@@ -79,6 +93,10 @@ class RunMLFlowLogger(Logger):
             request_timeout: Seconds before an HTTP request fails; ``$MLFLOW_HTTP_REQUEST_TIMEOUT`` or 10.
             connect_timeout: Seconds the server's health check before training may take.
             flush_timeout: Seconds the end of the run waits for queued metrics before counting them as lost.
+            log_system_metrics: Sample CPU, memory, disk, network and GPU use every
+                ``$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL`` seconds (10) into the run's "System metrics" tab
+                (``system/...``), from the global-rank-0 process's machine; needs ``psutil``, and
+                ``nvidia-ml-py`` for NVIDIA GPUs (preset ``configs/presets/monitor.yaml``).
             run_dir: The run directory (set by the CLI): its ``config.yaml`` and ``run_info.json`` become
                 artifacts.
         """
@@ -97,6 +115,8 @@ class RunMLFlowLogger(Logger):
         self._request_timeout = request_timeout
         self._connect_timeout = connect_timeout
         self._flush_timeout = flush_timeout
+        self._log_system_metrics = log_system_metrics
+        self._system_metrics: Any | None = None
         self.run_dir = Path(run_dir) if run_dir else None
         self._client: MlflowClient | None = None
         self._sender: MLflowSender | None = None
@@ -179,6 +199,8 @@ class RunMLFlowLogger(Logger):
             self.sender.go_offline(error)
             return False
         self._client, self._connect_failed = client, False
+        if self._log_system_metrics:
+            self._system_metrics = start_system_metrics(self._run_id, uri, resuming)
         return True
 
     def _start_run(self, client: "MlflowClient", resuming: bool) -> None:
@@ -206,7 +228,9 @@ class RunMLFlowLogger(Logger):
         if experiment is None or experiment.lifecycle_stage == "deleted":
             uri = self.tracking_uri
             location = None if is_http(uri) else self._artifact_location or default_artifact_location(uri)
-            experiment_id = client.create_experiment(self._experiment_name, artifact_location=location)
+            experiment_id = client.create_experiment(
+                self._experiment_name, artifact_location=location, tags=EXPERIMENT_TAGS
+            )
         else:
             experiment_id = experiment.experiment_id
         tags = {**self.tags, **_git_tags()}
@@ -281,9 +305,18 @@ class RunMLFlowLogger(Logger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        """Send what is queued, upload the run dir's files, set the final status; warn about what failed."""
-        if self._sender is None:
+        """Send what is queued, upload the run dir's files, set the final status; warn about what failed.
+
+        ``finalize("finished")`` is a no-op: the run goes on (see ``REQUEUE_STATUS``).
+        """
+        if status == REQUEUE_STATUS:
             return
+        if self._system_metrics is not None:
+            self._system_metrics.finish()
+            self._system_metrics = None
+        if self._sender is None and self._client is None:
+            return
+        # A resumed run that had nothing left to train logged nothing, but its status must still be set.
         sender = self.sender
         if self._client is not None:
             sender.flush(self._flush_timeout)
