@@ -435,6 +435,38 @@ def test_exit_statuses_end_to_end(checkpoints: dict, tmp_path: Path) -> None:
     assert bug.returncode == 1 and "Traceback" in bug.stderr, bug.stderr[-2000:]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--model.net=ResNet", "--model.net.depth=18", "--model.net.num_classes=10"],
+            ["model.net", "[32, 1, 8, 8]", "in_channels 3"],
+        ),
+        (
+            [
+                "--trainer.callbacks+=ModelCheckpoint",
+                "--trainer.callbacks.monitor=val/accuracy",
+                "--trainer.callbacks.mode=max",
+                "--trainer.callbacks.save_top_k=2",
+            ],
+            ["trainer.callbacks[2]", "trainer.callbacks[0]", "save_top_k"],
+        ),
+        (["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=lr-AdamW"], ["'lr-AdamW'"]),
+    ],
+    ids=["net-in-channels", "duplicate-checkpoint", "early-stopping-on-lr"],
+)
+def test_issue_12_mistakes_end_to_end(args: list[str], expected: list[str], tmp_path: Path) -> None:
+    """The commands of issue 12 as a user types them, every default on (bar, summary, loggers)."""
+    root = tmp_path / "result"
+    done = main_py("fit", "--config", DIGITS, *args, f"--run.root={root}", timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and all(text in errors[0] for text in expected), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert nothing_under(root), list(root.rglob("*"))
+
+
 # --- fuzz: wrong-typed values for 20 keys ----------------------------------------------------------------
 
 WORDS = st.text(
