@@ -20,6 +20,7 @@ import project.loggers
 import project.nets
 import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
+from project.callback_states import check_unique_states
 from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
@@ -133,6 +134,12 @@ class TemplateCLI(LightningCLI):
         except BaseException:
             self.remove_unused_run_dir()
             raise
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        # Before Lightning's own check in Trainer.__init__, whose RuntimeError names neither entry.
+        callbacks = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
+        check_unique_states(callbacks if isinstance(callbacks, list) else [callbacks])
+        return super().instantiate_trainer(**kwargs)
 
     def after_instantiate_classes(self) -> None:
         use_sparse_default_bar(self.trainer, self.config[self.subcommand].trainer.get("callbacks"))

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
 from project.checkpoint_file import read_checkpoint
+from project.dry_forward import check_net_fits_data
 from project.errors import UserError, did_you_mean
 
 # Words torch's optimizers use in their argument errors, and the init_args key they mean.
@@ -49,6 +50,7 @@ def check_instantiated(
         and str(ckpt_path) not in ("best", "last", "hpc", "registry")
     ):
         check_checkpoint_fits(ckpt_path, model)
+    check_net_fits_data(subcommand, model, datamodule)  # last: the only check that runs the net
 
 
 def check_optimizer(model: LightningModule) -> str | None:
@@ -82,7 +84,7 @@ def _argument_named(message: str) -> str:
 
 
 def logged_keys(model: LightningModule) -> list[str]:
-    """The metric keys the module logs during ``fit`` (the learning rates come as ``lr-*``)."""
+    """The metric keys the module logs during ``fit`` that callbacks can read (not the ``lr-*`` rates)."""
     keys = getattr(model, "monitor_keys", None)
     if callable(keys):
         return list(keys())
@@ -95,10 +97,17 @@ def check_monitors(monitors: dict[str, str], model: LightningModule) -> None:
     """Each ``monitor`` names a metric the module logs, else the run would die at the first validation."""
     known = logged_keys(model)
     for key, monitor in monitors.items():
-        if monitor in known or monitor.startswith("lr-"):
+        if monitor in known:
             continue
+        if monitor.startswith("lr-"):
+            # The learning-rate loggers (ours, Lightning's LearningRateMonitor) write to the loggers only;
+            # `trainer.callback_metrics` never holds a rate: the monitor would fail at the first validation.
+            raise UserError(
+                f"{key}: {monitor!r} is a learning rate, which goes to the loggers only and cannot be "
+                f"monitored; monitor one of: {', '.join(known)}"
+            )
         raise UserError(
-            f"{key}: {monitor!r} is never logged; logged keys: {', '.join(known)}, lr-*"
+            f"{key}: {monitor!r} is never logged; logged keys: {', '.join(known)}"
             f"{did_you_mean(monitor, known)}"
         )
 

@@ -204,6 +204,45 @@ CASES = [
         ["--model.evaluator.init_args.num_classes=3"],
         ["model.evaluator.init_args.num_classes", "3"],
     ),
+    # The net does not fit the data: a dry forward of one real batch names model.net, not the sanity check.
+    (
+        "net-in-channels",
+        ["--model.net=ResNet", "--model.net.depth=18", "--model.net.num_classes=10"],
+        ["model.net", "ResNet", "[32, 1, 8, 8]", "in_channels 3", "model.net.init_args.in_channels: 1"],
+    ),
+    (
+        "net-input-size",
+        ["--model.net=MLP", "--model.net.in_features=100"],
+        ["model.net", "in_features 100", "64 values", "model.net.init_args.in_features: 64"],
+    ),
+    ("net-outputs", ["--model.net=torch.nn.Flatten"], ["model.net", "64 outputs", "10 classes"]),
+    # A second stateful callback with the state key of another: Lightning's RuntimeError names neither.
+    (
+        "duplicate-checkpoint",
+        [
+            "--trainer.callbacks+=ModelCheckpoint",
+            "--trainer.callbacks.monitor=val/accuracy",
+            "--trainer.callbacks.mode=max",
+            "--trainer.callbacks.save_top_k=2",
+        ],
+        ["trainer.callbacks[2]", "trainer.callbacks[0]", "ModelCheckpoint", "save_top_k: k"],
+    ),
+    (
+        "duplicate-early-stopping",
+        ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss"] * 2,
+        ["trainer.callbacks[3]", "trainer.callbacks[2]", "EarlyStopping", "'val/loss'"],
+    ),
+    # Learning rates reach the loggers only, never `trainer.callback_metrics`.
+    (
+        "early-stopping-on-lr",
+        ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=lr-AdamW"],
+        ["EarlyStopping", "'lr-AdamW'", "learning rate", "val/loss"],
+    ),
+    (
+        "checkpoint-on-group-lr",
+        ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor=lr-AdamW/decay"],
+        ["ModelCheckpoint", "'lr-AdamW/decay'", "learning rate"],
+    ),
     ("config-missing", ["--config", f"{F}/nope.yaml"], ["--config", "nope.yaml", "does not exist"]),
     ("config-invalid-yaml", ["--config", f"{F}/broken.yaml"], ["broken.yaml", "line 3, column 10"]),
     ("config-not-mapping", ["--config", f"{F}/list.yaml"], ["list.yaml", "mapping"]),
@@ -392,6 +431,38 @@ def test_exit_statuses_end_to_end(checkpoints: dict, tmp_path: Path) -> None:
         timeout=120,
     )
     assert bug.returncode == 1 and "Traceback" in bug.stderr, bug.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--model.net=ResNet", "--model.net.depth=18", "--model.net.num_classes=10"],
+            ["model.net", "[32, 1, 8, 8]", "in_channels 3"],
+        ),
+        (
+            [
+                "--trainer.callbacks+=ModelCheckpoint",
+                "--trainer.callbacks.monitor=val/accuracy",
+                "--trainer.callbacks.mode=max",
+                "--trainer.callbacks.save_top_k=2",
+            ],
+            ["trainer.callbacks[2]", "trainer.callbacks[0]", "save_top_k"],
+        ),
+        (["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=lr-AdamW"], ["'lr-AdamW'"]),
+    ],
+    ids=["net-in-channels", "duplicate-checkpoint", "early-stopping-on-lr"],
+)
+def test_issue_12_mistakes_end_to_end(args: list[str], expected: list[str], tmp_path: Path) -> None:
+    """The commands of issue 12 as a user types them, every default on (bar, summary, loggers)."""
+    root = tmp_path / "result"
+    done = main_py("fit", "--config", DIGITS, *args, f"--run.root={root}", timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and all(text in errors[0] for text in expected), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert nothing_under(root), list(root.rglob("*"))
 
 
 # --- fuzz: wrong-typed values for 20 keys ----------------------------------------------------------------
