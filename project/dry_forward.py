@@ -60,6 +60,9 @@ def check_net_fits_data(
                 raise
             raise UserError(_input_misfit(model, data, shape, text)) from None
     _check_outputs(model, datamodule, data, output)
+    if model.example_input_array is None:
+        # The model summary counts FLOPs per sample on this input (it prints "Total FLOPs: 0" without).
+        model.example_input_array = x[:1]
 
 
 def _loader(
