@@ -135,8 +135,8 @@ def test_ddp_test_writes_each_sample_once_with_single_process_metrics(
 
 
 def readme_block(first_line: str) -> tuple[str, str]:
-    """The fenced code block of README.md that starts with ``first_line``, and the block right after it."""
-    text = (ROOT / "README.md").read_text()
+    """The fenced block of docs/evaluation.md that starts with ``first_line``, and the block after it."""
+    text = (ROOT / "docs" / "evaluation.md").read_text()
     blocks = re.findall(r"```\w*\n(.*?)```", text, flags=re.S)
     index = next(i for i, block in enumerate(blocks) if block.startswith(first_line))
     return blocks[index], blocks[index + 1]

@@ -92,7 +92,7 @@ def test_sigterm_saves_the_current_step_exits_143_and_the_same_command_resumes(t
 
 @pytest.mark.slow
 def test_kill_script_resumes_from_a_loadable_checkpoint_after_every_sigkill(tmp_path: Path) -> None:
-    """The short form of ``python scripts/kill_test.py --kills 20`` (see the README for the full result)."""
+    """The short form of ``python scripts/kill_test.py --kills 20`` (docs/training.md says what it checks)."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "kill_test.py"), "--kills", "3", "--epochs", "3", "--json",
          "--workdir", str(tmp_path)],
