@@ -249,7 +249,7 @@ def main() -> int:
     env.pop("MLFLOW_TRACKING_URI", None)  # the template's default store, <run root>/mlflow.db
     malloc = {} if args.malloc_defaults else MALLOC_ENV
     env.update(malloc)
-    from project.callbacks.run_info import package_versions  # imports Lightning: only in the parent
+    from project.provenance import package_versions
 
     report: dict = {
         "threads": args.threads,

@@ -10,7 +10,6 @@ could not reach, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<run root>/mlfl
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from project.loggers.mlflow_connection import apply_request_limits  # noqa: E402
 from project.loggers.mlflow_experiment import EXPERIMENT_TAGS  # noqa: E402
 from project.loggers.mlflow_limits import batches, legal_name, params_for_mlflow  # noqa: E402
 from project.loggers.mlflow_run_end import MLFLOW_STATUS  # noqa: E402
+from project.run.run_dir import RunDir  # noqa: E402
 
 
 def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float, float]]]:
@@ -77,8 +77,9 @@ def sync(run: Path, tracking_uri: str | None = None, checkpoints: bool = False) 
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
-    info = json.loads((run / "run_info.json").read_text())
-    config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
+    folder = RunDir(run)
+    info = folder.run_info.read()
+    config = yaml.safe_load(folder.config.read_text()) if folder.config.is_file() else {}
     apply_request_limits()
     uri = tracking_uri_for(run, info, tracking_uri)
     client = MlflowClient(uri)
@@ -92,7 +93,7 @@ def sync(run: Path, tracking_uri: str | None = None, checkpoints: bool = False) 
     sent["params"] = len(params)
 
     metrics = []
-    for tag, points in tensorboard_scalars(run / "tensorboard").items():
+    for tag, points in tensorboard_scalars(folder.tensorboard).items():
         key = legal_name(tag)
         have = {m.step for m in client.get_metric_history(run_id, key)}
         # A step TensorBoard recorded twice (a resumed run) is sent once, with its last value.
@@ -104,17 +105,17 @@ def sync(run: Path, tracking_uri: str | None = None, checkpoints: bool = False) 
 
     info["mlflow_run_id"] = run_id
     info.pop("mlflow_not_sent", None)
-    (run / "run_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
-    files = [run / "config.yaml", run / "run_info.json"]
+    folder.run_info.write(info)
+    files = [folder.config, folder.info]
     for path, artifact_path in [(p, None) for p in files if p.is_file()]:
         client.log_artifact(run_id, str(path), artifact_path)
         sent["files"] += 1
-    if (run / "artifacts").is_dir():
-        client.log_artifacts(run_id, str(run / "artifacts"))
-        sent["files"] += sum(1 for p in (run / "artifacts").rglob("*") if p.is_file())
-    best = run / "checkpoints" / "best.ckpt"
+    if folder.artifacts.is_dir():
+        client.log_artifacts(run_id, str(folder.artifacts))
+        sent["files"] += sum(1 for p in folder.artifacts.rglob("*") if p.is_file())
+    best = folder.best_checkpoint()
     if checkpoints and best.is_file():
-        client.log_artifact(run_id, str(best), "checkpoints")
+        client.log_artifact(run_id, str(best), RunDir.CHECKPOINTS)
         sent["files"] += 1
     if info.get("status") in MLFLOW_STATUS:
         client.set_terminated(run_id, MLFLOW_STATUS[info["status"]])
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", action="store_true", help="also upload checkpoints/best.ckpt")
     args = parser.parse_args(argv)
     for run in args.run:
-        if not (run / "run_info.json").is_file():
+        if not RunDir(run).info.is_file():
             print(f"{run}: no run_info.json: not a run dir", file=sys.stderr)
             return 2
     for run in args.run:

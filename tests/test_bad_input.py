@@ -574,7 +574,7 @@ def test_server_scripts_bind_localhost(script: str, tmp_path: Path) -> None:
 def test_remote_checkpoint_loads_with_weights_only() -> None:
     from jsonargparse import Namespace
 
-    from project.config_checks import check_ckpt_path
+    from project.cli.checks_before import check_ckpt_path
 
     cfg = Namespace(ckpt_path="https://example.org/model.ckpt", weights_only=None)
     check_ckpt_path("fit", cfg, has_run_dir=False)

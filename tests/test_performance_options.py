@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from project.module import SupervisedModule
+from project.model.module import SupervisedModule
 from project.nets import MLP, ResNet, SimpleCNN
 
 

@@ -16,8 +16,8 @@ from torch import nn
 from torch.utils.data import Dataset, get_worker_info
 
 from project.callbacks.non_finite_loss import NonFiniteLossError
-from project.checkpoint_io import atomic_torch_save, temporary_path
 from project.data.base import BaseDataModule
+from project.run.checkpoint_write import atomic_torch_save, temporary_path
 
 DIGITS = str(CONFIGS / "digits.yaml")
 PRESETS = CONFIGS / "presets"

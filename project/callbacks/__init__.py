@@ -5,7 +5,6 @@ from project.callbacks.graceful_stop import GracefulStop
 from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.non_finite_loss import NonFiniteLossError, NonFiniteLossGuard
 from project.callbacks.rng_state import RNGStateCheckpoint
-from project.callbacks.run_info import RunInfoWriter
 from project.callbacks.step_checkpoint import StepCheckpoint
 
 __all__ = [
@@ -15,6 +14,5 @@ __all__ = [
     "NonFiniteLossError",
     "NonFiniteLossGuard",
     "RNGStateCheckpoint",
-    "RunInfoWriter",
     "StepCheckpoint",
 ]

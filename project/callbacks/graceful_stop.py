@@ -24,6 +24,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 from project.callbacks.step_checkpoint import is_last_batch_of_epoch
+from project.run.run_dir import RunDir
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -124,8 +125,8 @@ class GracefulStop(Callback):
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is not None:
                 return callback.format_checkpoint_name({}, filename=callback.CHECKPOINT_NAME_LAST)
-        folder = Path(self.dirpath or Path(trainer.default_root_dir) / "checkpoints")
-        return str(folder / "last.ckpt")
+        run = RunDir(Path(trainer.default_root_dir))
+        return str(Path(self.dirpath) / run.last_checkpoint.name if self.dirpath else run.last_checkpoint)
 
 
 def at_optimizer_step_boundary(trainer: Trainer, batch_idx: int) -> bool:

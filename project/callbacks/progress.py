@@ -38,7 +38,7 @@ class SparseRichProgressBar(RichProgressBar):
         self.update_every = max(1, update_every)
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
-        # Lightning shows the first logger's version as `v_num`; here that is TensorBoard's "tensorboard".
+        # Lightning shows the first logger's version as `v_num`; here that is TensorBoard's folder name.
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics

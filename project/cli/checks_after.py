@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
-from project.checkpoint_file import read_checkpoint
-from project.dry_forward import check_net_fits_data
+from project.cli.dry_forward import check_net_fits_data
 from project.errors import UserError, did_you_mean
+from project.run.checkpoint_read import read_checkpoint
 
 # Words torch's optimizers use in their argument errors, and the init_args key they mean.
 _OPTIMIZER_ARGS = {

@@ -9,8 +9,8 @@ from typing import Any
 
 from jsonargparse import Namespace
 
-from project.checkpoint_file import read_checkpoint
 from project.errors import UserError, did_you_mean
+from project.run.checkpoint_read import read_checkpoint
 
 # Trainer integers and floats and their smallest allowed value (Lightning checks some of them too late, e.g.
 # accumulate_grad_batches: 0 fails with ZeroDivisionError in the first step).

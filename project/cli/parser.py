@@ -98,7 +98,7 @@ def unknown_init_arg(key: str, name: str, class_path: str | None) -> str:
 
 
 def unknown_class(key: str, name: str) -> str:
-    from project.known_classes import known_class_names
+    from project.cli.known_classes import known_class_names
 
     known = known_class_names(key)
     listed = f"; known: {', '.join(known)}" if known else ""

@@ -1,7 +1,4 @@
-"""The command line: LightningCLI with run directories, resume from a run's config, and default loggers.
-
-``python main.py fit|validate|test|predict --config CONFIG.yaml [--key=value ...]``
-"""
+"""LightningCLI with run directories, resume from a run's config, default callbacks and loggers."""
 
 import contextlib
 import random
@@ -19,29 +16,28 @@ import project.evaluation
 import project.loggers
 import project.nets
 import project.optim  # noqa: F401
-from project.argument_parser import TemplateArgumentParser
-from project.callback_states import check_unique_states
 from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.progress import use_sparse_default_bar
-from project.callbacks.run_info import RunInfoWriter
-from project.class_switch import parse_with_class_restarts
-from project.config_checks import check_ckpt_path, check_config_files, check_trainer
+from project.cli.callback_states import check_unique_states
+from project.cli.checks_after import check_instantiated
+from project.cli.checks_before import check_ckpt_path, check_trainer
+from project.cli.class_restarts import parse_with_class_restarts
+from project.cli.parser import TemplateArgumentParser
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
-from project.errors import take_debug_flag, user_errors_exit_2
-from project.known_warnings import ignore_harmless_warnings
-from project.launch import is_lightning_child, newest_checkpoint, rank_zero_first, shared_value
-from project.loggers.run_loggers import point_loggers_at_run, start_tracking
-from project.module import SupervisedModule
+from project.model.module import SupervisedModule
 from project.optim.schedule_free import refuse_schedule
-from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
-from project.setup_checks import check_instantiated
-from project.trainer import Trainer
-from project.training_control import add_training_control, ensure_last_checkpoint
+from project.run.default_callbacks import add_training_control, ensure_last_checkpoint
+from project.run.loggers import point_loggers_at_run, start_tracking
+from project.run.options import RunOptions
+from project.run.ranks import is_lightning_child, rank_zero_first, shared_value
+from project.run.run_dir import RunDir, is_global_zero, new_run_dir
+from project.run.run_info import RunInfoWriter
+from project.run.trainer import Trainer
 
 
 class TemplateCLI(LightningCLI):
-    """LightningCLI whose runs live in run directories (see ``project.run_dir``)."""
+    """LightningCLI whose runs live in run directories (see ``project.run.run_dir``)."""
 
     def __init__(self, args: ArgsType = None, run: bool = True) -> None:
         self.run_dir: RunDir | None = None
@@ -109,7 +105,7 @@ class TemplateCLI(LightningCLI):
             if self.subcommand == "fit" and self.run_dir.info.is_file() and not is_lightning_child():
                 # A requeued SLURM job or a restarted torchrun group got its first attempt's run dir back.
                 self.created_run_dir = False
-                if (ckpt := newest_checkpoint(self.run_dir.path)) is not None:
+                if (ckpt := self.run_dir.newest_checkpoint()) is not None:
                     cfg.ckpt_path, self.resuming = str(ckpt), True
         # What config.yaml will hold: enough to resume; run-dependent paths are filled in on every start.
         self.saved_config = cfg.clone()
@@ -200,20 +196,3 @@ def net_name(net: Namespace) -> str:
     name = short_name(net)
     depth = (net.get("init_args") or Namespace()).get("depth")
     return f"{name}{depth}" if depth else name
-
-
-def cli_main(args: ArgsType = None) -> None:
-    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests call ``cli_main(["fit", ...])``).
-
-    User mistakes end with exit status 2 and one message (see ``project.errors``).
-    """
-    import sys
-
-    if args is None:
-        sys.argv[1:] = take_debug_flag(sys.argv[1:])
-    elif isinstance(args, list):
-        args = take_debug_flag(args)
-    ignore_harmless_warnings()
-    with user_errors_exit_2():
-        check_config_files(args if isinstance(args, list) else sys.argv[1:])
-        TemplateCLI(args=args)

@@ -10,6 +10,7 @@ from project.evaluation.predictions import PredictionTable, columns, write_csv
 from project.evaluation.rank_samples import RankSamples
 from project.evaluation.weighted_mean import WeightedMean
 from project.loggers.artifacts import log_artifact
+from project.run.run_dir import RunDir
 
 STAGES = ("val", "test", "predict")
 
@@ -143,7 +144,7 @@ class Evaluator(nn.Module):
         """``RUN/predictions/<stage>.csv``, or ``predict_path`` for ``predict``."""
         if stage == "predict" and self.predict_path:
             return Path(self.predict_path)
-        return run_dir / "predictions" / f"{stage}.csv"
+        return RunDir(run_dir).prediction_file(stage)
 
     def write_predictions(self, table: PredictionTable, path: Path) -> None:
         """Gather every rank's rows; rank 0 writes ``index, target, prediction, <prediction_columns>``."""

@@ -17,6 +17,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from project.loggers.mlflow_logger import RunMLFlowLogger
+from project.run.run_dir import RunDir
 
 
 @rank_zero_only
@@ -33,7 +34,7 @@ def log_artifact(trainer: Trainer, path: str | Path, artifact_path: str | None =
         raise FileNotFoundError(f"log_artifact: {path} does not exist")
     run_dir = Path(trainer.default_root_dir).resolve()
     if run_dir not in path.resolve().parents:
-        folder = run_dir / "artifacts" / (artifact_path or "")
+        folder = RunDir(run_dir).artifacts / (artifact_path or "")
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / path.name
         (shutil.copytree(path, copy, dirs_exist_ok=True) if path.is_dir() else shutil.copy2(path, copy))

@@ -346,7 +346,7 @@ def _not_found(error: BaseException) -> bool:
 
 
 def _git_tags() -> dict[str, str | None]:
-    from project.callbacks.run_info import git
+    from project.provenance import git
 
     status = git("status", "--porcelain")
     return {

@@ -12,12 +12,17 @@ from torch import nn
 from project.callbacks.progress import train_loss_logged_at
 from project.evaluation.evaluator import Evaluator
 from project.evaluation.rank_samples import batch_parts
+from project.model.performance import (
+    MatmulPrecision,
+    channels_last_input,
+    set_matmul_precision,
+    use_channels_last,
+)
+from project.model.sharded_clipping import clip_sharded_grad_norm
 from project.optim import schedule_free
 from project.optim.plateau import PlateauScheduleCallable, monitor_of
 from project.optim.resume_warning import changed_arguments
 from project.optim.resume_warning import message as resume_warning
-from project.performance import MatmulPrecision, channels_last_input, set_matmul_precision, use_channels_last
-from project.sharded_clipping import clip_sharded_grad_norm
 
 
 class SupervisedModule(LightningModule):
@@ -199,7 +204,7 @@ class SupervisedModule(LightningModule):
         self._saved_schedules = checkpoint.get("lr_schedulers")
 
     # Schedule-free optimizers: y (train mode) for training steps, x (eval mode) for everything else. The
-    # Trainer (`project.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.
+    # Trainer (`project.run.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.
 
     def _optimizers(self) -> list:
         return self._trainer.optimizers if self._trainer is not None else []

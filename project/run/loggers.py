@@ -4,7 +4,6 @@ The CLI calls ``point_loggers_at_run`` once the run dir is known (every rank) an
 ``fit`` (rank 0). The paths filled in here stay out of ``config.yaml``, so a resumed run recomputes them.
 """
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 
 from project.config_tree import class_of, flatten
 from project.loggers.mlflow_logger import RunMLFlowLogger
-from project.run_dir import RunDir
+from project.run.run_dir import RunDir
 
 DEFAULT_LOGGERS = [
     {"class_path": "project.loggers.RunMLFlowLogger"},
@@ -38,7 +37,7 @@ def point_loggers_at_run(trainer: Namespace, run: RunDir, root: str, tags: dict[
         cls = class_of(logger)
         args = logger.init_args = logger.get("init_args") or Namespace()
         if issubclass(cls, TensorBoardLogger):
-            args.update(Namespace(save_dir=str(run.path), name="", version="tensorboard"))
+            args.update(Namespace(save_dir=str(run.path), name="", version=run.tensorboard.name))
             args.default_hp_metric = False
         elif issubclass(cls, MLFlowLogger | RunMLFlowLogger):
             point_mlflow_at_run(args, run, Path(root).resolve(), tags, ours=issubclass(cls, RunMLFlowLogger))
@@ -65,10 +64,7 @@ def point_mlflow_at_run(args: Namespace, run: RunDir, root: Path, tags: dict[str
 
 def previous_mlflow_run_id(run: RunDir) -> str | None:
     """The MLflow run id ``run_info.json`` recorded, so that a resumed run logs to the same MLflow run."""
-    try:
-        return json.loads(run.info.read_text()).get("mlflow_run_id")
-    except (OSError, ValueError):
-        return None
+    return run.run_info.read().get("mlflow_run_id")
 
 
 def start_tracking(trainer: Trainer, config: dict[str, Any], resuming: bool) -> None:

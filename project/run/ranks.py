@@ -155,10 +155,3 @@ def _wait_done(key: str, root: str | Path) -> None:
         _torchrun_store().get(f"project/{os.environ['TORCHELASTIC_RUN_ID']}/{_attempt()}/{key}")
     else:
         _wait_for_file(_slurm_folder(root) / f"{key}.{_attempt()}")
-
-
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint a requeued job continues from: Lightning's SLURM ``hpc_ckpt_*.ckpt`` (saved on the
-    preemption signal) or ``checkpoints/last.ckpt``, whichever is newer."""
-    found = [*run_dir.glob("hpc_ckpt_*.ckpt"), *run_dir.glob("checkpoints/last.ckpt")]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None

@@ -7,43 +7,49 @@ It holds ``config.yaml``, ``run_info.json``, ``checkpoints/``, ``tensorboard/`` 
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
-from project.checkpoint_file import read_checkpoint
-from project.launch import global_rank, shared_value
+from project.run.checkpoint_read import read_checkpoint
+from project.run.options import RunOptions
+from project.run.ranks import global_rank, shared_value
 
-
-@dataclass
-class RunOptions:
-    """Where runs go (the ``run:`` section of the config).
-
-    Args:
-        root: Folder that holds the run directories and the default MLflow store ``<root>/mlflow.db``.
-        name: Optional experiment name, appended to the run directory's name.
-        test_after_fit: After ``fit``, test the best checkpoint (the last one without a monitored metric).
-    """
-
-    root: str = "result"
-    name: str | None = None
-    test_after_fit: bool = True
+if TYPE_CHECKING:
+    from project.run.run_info import RunInfo
 
 
 @dataclass(frozen=True)
 class RunDir:
-    """Paths inside one run directory."""
+    """Paths inside one run directory: the only place that spells them."""
 
     path: Path
 
+    CONFIG: ClassVar[str] = "config.yaml"
+    INFO: ClassVar[str] = "run_info.json"
+    CHECKPOINTS: ClassVar[str] = "checkpoints"
+    TENSORBOARD: ClassVar[str] = "tensorboard"
+    PREDICTIONS: ClassVar[str] = "predictions"
+    PROFILER: ClassVar[str] = "profiler"
+    EXPORT: ClassVar[str] = "export"
+    ARTIFACTS: ClassVar[str] = "artifacts"
+
     @property
     def config(self) -> Path:
-        return self.path / "config.yaml"
+        return self.path / self.CONFIG
 
     @property
     def info(self) -> Path:
-        return self.path / "run_info.json"
+        return self.path / self.INFO
+
+    @property
+    def run_info(self) -> "RunInfo":
+        """``run_info.json``, read and written atomically."""
+        from project.run.run_info import RunInfo
+
+        return RunInfo(self.info)
 
     @property
     def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+        return self.path / self.CHECKPOINTS
 
     @property
     def last_checkpoint(self) -> Path:
@@ -51,18 +57,41 @@ class RunDir:
 
     @property
     def predictions(self) -> Path:
-        return self.path / "predictions"
+        return self.path / self.PREDICTIONS
+
+    def prediction_file(self, stage: str) -> Path:
+        """``predictions/<stage>.csv``."""
+        return self.predictions / f"{stage}.csv"
 
     @property
     def tensorboard(self) -> Path:
-        return self.path / "tensorboard"
+        return self.path / self.TENSORBOARD
+
+    @property
+    def profiler(self) -> Path:
+        return self.path / self.PROFILER
+
+    @property
+    def export(self) -> Path:
+        return self.path / self.EXPORT
+
+    @property
+    def artifacts(self) -> Path:
+        """Files sent to MLflow as artifacts (``log_artifact``), kept here too."""
+        return self.path / self.ARTIFACTS
+
+    def newest_checkpoint(self) -> Path | None:
+        """The checkpoint a requeued job continues from: Lightning's SLURM ``hpc_ckpt_*.ckpt`` (saved on the
+        preemption signal, in the run dir) or ``last.ckpt``, whichever is newer."""
+        found = [*self.path.glob("hpc_ckpt_*.ckpt"), *filter(Path.is_file, [self.last_checkpoint])]
+        return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
     @staticmethod
     def containing(file: str | Path) -> "RunDir | None":
         """The run a file belongs to: its ``config.yaml``, or a checkpoint in its ``checkpoints/``."""
         file = Path(file).resolve()
         for folder in (file.parent, file.parent.parent):
-            if (folder / "run_info.json").is_file():
+            if RunDir(folder).info.is_file():
                 return RunDir(folder)
         return None
 

@@ -4,10 +4,8 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +13,34 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-PACKAGES = (
-    "torch",
-    "lightning",
-    "torchmetrics",
-    "jsonargparse",
-    "mlflow",
-    "tensorboard",
-    "schedulefree",
-    "lion-pytorch",
-    "rich",
-    "numpy",
-)
+from project.provenance import git, package_versions
 
 
-def git(*args: str) -> str | None:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+class RunInfo:
+    """``run_info.json`` of one run: read whole, written atomically, so a kill never leaves half a file."""
 
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
 
-def package_versions() -> dict[str, str | None]:
-    """Python's version and those of the packages a run depends on (``None`` where not installed)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
+    def read(self) -> dict[str, Any]:
+        """The recorded values, or ``{}`` when there is no (readable) file yet."""
         try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write(self, info: dict[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(info, indent=2, default=str) + "\n")
+        os.replace(tmp, self.path)
+
+    def update(self, **values: Any) -> dict[str, Any]:
+        """Add ``values`` to an existing file (nothing happens when there is none); returns the result."""
+        info = self.read()
+        if info:
+            info.update(values)
+            self.write(info)
+        return info
 
 
 def _now() -> str:
@@ -60,17 +54,15 @@ class RunInfoWriter(Callback):
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.file = RunInfo(path)
         self.info: dict[str, Any] = {}
 
     def _write(self) -> None:
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.info, indent=2, default=str) + "\n")
-        os.replace(tmp, self.path)
+        self.file.write(self.info)
 
     @rank_zero_only
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        previous = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        previous = self.file.read()
         status = git("status", "--porcelain")
         now = _now()
         self.info = {

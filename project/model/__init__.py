@@ -1,0 +1,1 @@
+"""The LightningModule and the options it applies to its net."""
