@@ -47,14 +47,6 @@ def debug_errors() -> bool:
     return os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes")
 
 
-def take_debug_flag(argv: list[str]) -> list[str]:
-    """``argv`` without ``--debug-errors``; if it was there, debug mode is on here and in child processes."""
-    if DEBUG_FLAG not in argv:
-        return argv
-    os.environ[DEBUG_ENV] = "1"  # Lightning's ddp launcher re-runs the command in children with this env
-    return [arg for arg in argv if arg != DEBUG_FLAG]
-
-
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

@@ -225,12 +225,12 @@ CASES = [
             "--trainer.callbacks.mode=max",
             "--trainer.callbacks.save_top_k=2",
         ],
-        ["trainer.callbacks[2]", "trainer.callbacks[0]", "ModelCheckpoint", "save_top_k: k"],
+        ["trainer.callbacks[0]", "the checkpoint group", "ModelCheckpoint", "--checkpoint.save_top_k"],
     ),
     (
         "duplicate-early-stopping",
         ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss"] * 2,
-        ["trainer.callbacks[3]", "trainer.callbacks[2]", "EarlyStopping", "'val/loss'"],
+        ["trainer.callbacks[1]", "trainer.callbacks[0]", "EarlyStopping", "'val/loss'"],
     ),
     # Learning rates reach the loggers only, never `trainer.callback_metrics`.
     (
@@ -448,7 +448,7 @@ def test_exit_statuses_end_to_end(checkpoints: dict, tmp_path: Path) -> None:
                 "--trainer.callbacks.mode=max",
                 "--trainer.callbacks.save_top_k=2",
             ],
-            ["trainer.callbacks[2]", "trainer.callbacks[0]", "save_top_k"],
+            ["trainer.callbacks[0]", "the checkpoint group", "save_top_k"],
         ),
     ],
     ids=["net-in-channels", "duplicate-checkpoint"],

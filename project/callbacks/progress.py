@@ -73,24 +73,6 @@ class SparseRichProgressBar(RichProgressBar):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
 
 
-def use_sparse_default_bar(trainer: Trainer, configured: list | None) -> None:
-    """Swap the Rich bar Lightning adds by default for ``SparseRichProgressBar``; a configured bar stays.
-
-    Args:
-        trainer: The trainer, after Lightning added its default callbacks.
-        configured: ``trainer.callbacks`` as parsed from the config (``class_path``/``init_args`` entries).
-    """
-    from lightning.pytorch.callbacks.progress import ProgressBar
-
-    from project.config_tree import class_of
-
-    if any(issubclass(class_of(c), ProgressBar) for c in configured or []):
-        return
-    for i, callback in enumerate(trainer.callbacks):
-        if type(callback) is RichProgressBar:
-            trainer.callbacks[i] = SparseRichProgressBar()
-
-
 def train_loss_logged_at(trainer: Trainer) -> bool:
     """Whether this training step logs ``train/loss``: on every step the loggers record
     (``trainer.log_every_n_steps``) and every ``UPDATE_EVERY`` steps for the bar, not on the others.

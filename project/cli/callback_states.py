@@ -15,10 +15,11 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from project.errors import UserError
 
 
-def check_unique_states(callbacks: list[Callback]) -> None:
-    """Refuse two stateful ``trainer.callbacks`` entries (``trainer.callbacks[i]``) with one ``state_key``."""
+def check_unique_states(callbacks: list[tuple[str, Callback]]) -> None:
+    """Refuse two stateful callbacks with one ``state_key``; each comes with the config key that made it
+    (``checkpoint``, ``trainer.callbacks[2]``...), and the later one is named as the duplicate."""
     seen: dict[str, str] = {}
-    for name, callback in ((f"trainer.callbacks[{i}]", c) for i, c in enumerate(callbacks)):
+    for name, callback in callbacks:
         if not is_overridden("state_dict", instance=callback, parent=Callback):
             continue
         key = callback.state_key
@@ -27,9 +28,13 @@ def check_unique_states(callbacks: list[Callback]) -> None:
             continue
         kind = type(callback).__name__
         raise UserError(
-            f"{name}: a second {kind} with the same {_settings(key)} as {seen[key]}; a checkpoint keeps one "
-            f"state per such {kind}, so a run cannot have both. {_instead(callback, seen[key])}"
+            f"{name}: a second {kind} with the same {_settings(key)} as {_named(seen[key])}; a checkpoint "
+            f"keeps one state per such {kind}, so a run cannot have both. {_instead(callback, seen[key])}"
         )
+
+
+def _named(key: str) -> str:
+    return f"the {key} group" if key in ("checkpoint", "early_stopping") else key
 
 
 def _settings(state_key: str) -> str:
@@ -42,6 +47,11 @@ def _settings(state_key: str) -> str:
 
 
 def _instead(callback: Callback, first: str) -> str:
+    if first in ("checkpoint", "early_stopping"):
+        return (
+            f"It is what the {first} group already does: set it there instead "
+            f"(e.g. --{first}.{'save_top_k=3' if first == 'checkpoint' else 'patience=5'})"
+        )
     if isinstance(callback, ModelCheckpoint):
         return (
             f"To keep the best k checkpoints, set save_top_k: k (and a filename such as best-{{epoch:03d}}) "

@@ -31,12 +31,14 @@ def check_instantiated(
     datamodule: LightningDataModule | None,
     trainer: Trainer,
     ckpt_path: str | None,
+    names: dict[int, str] | None = None,
 ) -> None:
-    """Every check below that applies to ``subcommand``."""
+    """Every check below that applies to ``subcommand``; ``names`` maps ``id(callback)`` to its config key."""
     check_class_counts(model, datamodule)
     if subcommand == "fit":
+        names = names or {}
         monitors = {
-            f"trainer.callbacks ({type(c).__name__}).monitor": c.monitor
+            f"{names.get(id(c), 'trainer.callbacks')} ({type(c).__name__}).monitor": c.monitor
             for c in trainer.callbacks
             if isinstance(getattr(c, "monitor", None), str)
         }

@@ -35,11 +35,11 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
 CKPT_SHORTCUTS = ("best", "last", "hpc", "registry")
 
 
-def check_config_files(argv: list[str]) -> None:
+def check_config_files(paths: list[str]) -> None:
     """Every ``--config`` file exists and is valid YAML (the error names the line and column)."""
     import yaml
 
-    for path in config_paths(argv):
+    for path in paths:
         file = Path(path)
         if not file.is_file():
             what = "is a folder" if file.is_dir() else "does not exist"
@@ -57,21 +57,6 @@ def check_config_files(argv: list[str]) -> None:
             raise UserError(
                 f"--config {path}: expected a mapping of keys (key: value), got {type(content).__name__}"
             )
-
-
-def config_paths(argv: list[str]) -> list[str]:
-    """The values of ``--config``/``-c`` in ``argv`` that name files (not inline YAML)."""
-    paths = []
-    for i, arg in enumerate(argv):
-        if arg in ("--config", "-c") and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith("--config="):
-            value = arg.split("=", 1)[1]
-        else:
-            continue
-        if not any(c in value for c in "{\n") and ": " not in value:
-            paths.append(value)
-    return paths
 
 
 def check_trainer(trainer: Namespace) -> None:

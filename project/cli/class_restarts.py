@@ -8,53 +8,46 @@ at or after the switch: ``--model.optimizer=Lion --model.optimizer.lr=3e-4`` kee
 everything else from Lion. This holds for every class-valued key (optimizer, scheduler, net, data, evaluator).
 """
 
-import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonargparse import ArgumentError, ArgumentParser, Namespace
 
-CONFIG_OPTIONS = ("--config", "-c")
-PRINT_CONFIG = "--print_config"
+from project.cli.argv import CommandLine, load_yaml_file, normalize, sources
 
 
-def parse_with_class_restarts(parser: ArgumentParser, args: list[str] | None, subparser_of: Any) -> Namespace:
-    """``parser.parse_args(args)``, then switched classes restarted; ``--print_config`` prints the result.
+def parse_with_class_restarts(parser: ArgumentParser, line: CommandLine, subparser_of: Any) -> Namespace:
+    """``parser.parse_args(line.args)``, then switched classes restarted (``--print_config`` is left to the
+    caller, which prints the restarted config: see ``dump_for_print``).
 
     ``subparser_of(subcommand)`` gives the parser of a subcommand (LightningCLI's ``_parser``).
     """
-    argv = list(sys.argv[1:] if args is None else args)
-    subcommand = next((a for a in argv if a in parser_subcommands(parser)), None)
-    print_flags = next((a.partition("=")[2] for a in argv if a.partition("=")[0] == PRINT_CONFIG), None)
-    if print_flags is None:
-        config = parser.parse_args(args)
+    if line.print_config is None:
+        config = parser.parse_args(line.args)
     else:
-        # jsonargparse prints inside parse_args, before classes could be restarted: print here instead.
-        config = parse_or_none(parser, [a for a in argv if a.partition("=")[0] != PRINT_CONFIG])
+        # jsonargparse prints inside parse_args, before classes could be restarted: the caller prints.
+        config = parse_or_none(parser, line.without_print_config())
         if config is None:
-            return parser.parse_args(args)  # an incomplete config: jsonargparse prints what it can
-    if subcommand is None:  # a parser without subcommands (LightningCLI with run=False)
-        cfg, subparser, sub_args = config, parser, argv
+            return parser.parse_args(line.args)  # an incomplete config: jsonargparse prints what it can
+    if line.subcommand is None:  # a parser without subcommands (LightningCLI with run=False)
+        cfg, subparser, sub_args = config, parser, line.args
     else:
-        cfg, subparser, sub_args = (
-            config[subcommand],
-            subparser_of(subcommand),
-            argv[argv.index(subcommand) + 1 :],
-        )
+        cfg, subparser = config[line.subcommand], subparser_of(line.subcommand)
+        sub_args = line.args[line.args.index(line.subcommand) + 1 :]
     restart_switched_classes(cfg, subparser, sub_args)
-    if print_flags is not None:
-        flags = {f for f in print_flags.split(",") if f}
-        sys.stdout.write(
-            subparser.dump(
-                cfg,
-                skip_unset="skip_unset" in flags or "skip_null" in flags,
-                skip_default="skip_default" in flags,
-                with_comments="comments" in flags,
-            )
-        )
-        sys.exit(0)
     return config
+
+
+def dump_for_print(subparser: ArgumentParser, config: Namespace, line: CommandLine) -> str:
+    """The config as ``--print_config[=skip_null,...]`` prints it."""
+    cfg = config[line.subcommand] if line.subcommand else config
+    flags = {f for f in (line.print_config or "").split(",") if f}
+    return subparser.dump(
+        cfg,
+        skip_unset="skip_unset" in flags or "skip_null" in flags,
+        skip_default="skip_default" in flags,
+        with_comments="comments" in flags,
+    )
 
 
 def parse_or_none(parser: ArgumentParser, args: list[str]) -> Namespace | None:
@@ -66,11 +59,6 @@ def parse_or_none(parser: ArgumentParser, args: list[str]) -> Namespace | None:
         return None
     finally:
         parser.exit_on_error = exit_on_error
-
-
-def parser_subcommands(parser: ArgumentParser) -> set[str]:
-    action = getattr(parser, "_subcommands_action", None)
-    return set(getattr(action, "choices", {}) or {})
 
 
 def restart_switched_classes(cfg: Namespace, subparser: ArgumentParser, args: list[str]) -> list[str]:
@@ -115,50 +103,6 @@ def class_keys(cfg: Namespace, prefix: str = "", key_prefix: str = "") -> dict[s
         else:
             found.update(class_keys(value, f"{path}.", f"{key}."))
     return found
-
-
-def sources(args: list[str]) -> list[tuple[str, Any, Path]]:
-    """``(key, value, base dir)`` per command-line source in order (a config file: one source, key ``""``)."""
-    out: list[tuple[str, Any, Path]] = []
-    cwd = Path.cwd()
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if not arg.startswith("-") or arg == "--":
-            continue
-        option, has_value, value = arg.partition("=")
-        if not has_value:
-            if i >= len(args) or args[i].startswith("--"):
-                continue  # a flag such as --help
-            value = args[i]
-            i += 1
-        if option in CONFIG_OPTIONS:
-            path = Path(value)
-            loaded = load_yaml_file(path) if path.is_file() else load_yaml_text(value)
-            out.append(("", loaded, path.parent if path.is_file() else cwd))
-        elif option.startswith("--"):
-            out.append((normalize(option[2:].rstrip("+")), load_yaml_text(value), cwd))
-    return out
-
-
-def normalize(key: str) -> str:
-    """``model.optimizer.init_args.lr`` -> ``model.optimizer.lr``: the same key, as users may write it."""
-    return ".".join(part for part in key.split(".") if part != "init_args")
-
-
-def load_yaml_text(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def load_yaml_file(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None  # jsonargparse reports the bad file itself
 
 
 def short_class_name(class_path: str) -> str:

@@ -3,10 +3,12 @@
 import contextlib
 import random
 import shutil
+import sys
+from dataclasses import replace
 from typing import Any
 
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch import Callback
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
@@ -16,33 +18,45 @@ import project.evaluation
 import project.loggers
 import project.nets
 import project.optim  # noqa: F401
-from project.callbacks.learning_rate import LearningRateLogger
-from project.callbacks.progress import use_sparse_default_bar
+from project.cli.argv import CommandLine, scan
 from project.cli.callback_states import check_unique_states
 from project.cli.checks_after import check_instantiated
 from project.cli.checks_before import check_ckpt_path, check_trainer
-from project.cli.class_restarts import parse_with_class_restarts
+from project.cli.class_restarts import dump_for_print, parse_with_class_restarts
+from project.cli.config_upgrade import upgrade_checkpoint_entries
 from project.cli.parser import TemplateArgumentParser
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
 from project.model.module import SupervisedModule
 from project.optim.schedule_free import refuse_schedule
-from project.run.default_callbacks import add_training_control, ensure_last_checkpoint
+from project.run.callback_groups import CheckpointOptions, EarlyStoppingOptions
+from project.run.default_callbacks import default_callbacks, finish_trainer
 from project.run.loggers import point_loggers_at_run, start_tracking
 from project.run.options import RunOptions
 from project.run.ranks import is_lightning_child, rank_zero_first, shared_value
+from project.run.resolve import continue_requeued, resolve
 from project.run.run_dir import RunDir, is_global_zero, new_run_dir
-from project.run.run_info import RunInfoWriter
 from project.run.trainer import Trainer
 
 
 class TemplateCLI(LightningCLI):
-    """LightningCLI whose runs live in run directories (see ``project.run.run_dir``)."""
+    """LightningCLI whose runs live in run directories (see ``project.run``); hooks only."""
 
-    def __init__(self, args: ArgsType = None, run: bool = True) -> None:
+    def __init__(
+        self, args: ArgsType = None, run: bool = True, command_line: CommandLine | None = None
+    ) -> None:
+        """Parse, check, build and run.
+
+        Args:
+            args: The arguments (``sys.argv[1:]`` when ``None``), or a parsed config.
+            run: Run the subcommand (``False``: only build the classes).
+            command_line: ``args`` as ``project.cli.argv.scan`` read them (scanned here when not given).
+        """
+        self.command_line = command_line
         self.run_dir: RunDir | None = None
         self.created_run_dir = False
         self.resuming = False
+        self.named_callbacks: list[tuple[str, Callback]] = []
         super().__init__(
             SupervisedModule,
             BaseDataModule,
@@ -58,13 +72,20 @@ class TemplateCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_class_arguments(RunOptions, "run")
+        parser.add_class_arguments(CheckpointOptions, "checkpoint")
+        parser.add_argument("--early_stopping", type=EarlyStoppingOptions | None, default=None)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         if isinstance(args, dict | Namespace):
             super().parse_arguments(parser, args)
         else:  # a class switched on the command line or by a later config starts from its own defaults
-            self.config = parse_with_class_restarts(parser, args, self._parser)
+            line = self.command_line or scan(list(sys.argv[1:] if args is None else args))
+            self.config = parse_with_class_restarts(parser, line, self._parser)
+            if line.print_config is not None:  # what jsonargparse's --print_config would print, restarted
+                sys.stdout.write(dump_for_print(self._parser(line.subcommand), self.config, line))
+                sys.exit(0)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
+        upgrade_checkpoint_entries(cfg)
         check_trainer(cfg.trainer)
         if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
             check_ckpt_path(self.config.get("subcommand"), cfg, has_run_dir=True)
@@ -80,33 +101,20 @@ class TemplateCLI(LightningCLI):
         if self.subcommand == "fit":
             refuse_schedule(cfg.model.optimizer.get("class_path"), cfg.model.get("scheduler"))
         options = RunOptions(**cfg.run.as_dict())
-        source = next(
-            (run for path in reversed(cfg.get("config") or []) if (run := RunDir.containing(str(path)))), None
-        )
-        ckpt_path = cfg.get("ckpt_path")
-        if self.subcommand == "fit":
-            if source is not None and ckpt_path is None:
-                self.run_dir = source
-                if source.last_checkpoint.is_file():
-                    cfg.ckpt_path = str(source.last_checkpoint)
-                    self.resuming = True
-        else:
-            if ckpt_path in ("best", "last") and source is not None:
-                cfg.ckpt_path = str(
-                    source.best_checkpoint() if ckpt_path == "best" else source.last_checkpoint
-                )
-            elif ckpt_path not in (None, "best", "last", "hpc", "registry"):
-                source = RunDir.containing(ckpt_path) or source
-            self.run_dir = source
-        check_ckpt_path(self.subcommand, cfg, has_run_dir=source is not None)
-        if self.run_dir is None:
-            self.run_dir = new_run_dir(options, short_name(cfg.data), net_name(cfg.model.net))
-            self.created_run_dir = is_global_zero()
-            if self.subcommand == "fit" and self.run_dir.info.is_file() and not is_lightning_child():
-                # A requeued SLURM job or a restarted torchrun group got its first attempt's run dir back.
-                self.created_run_dir = False
-                if (ckpt := self.run_dir.newest_checkpoint()) is not None:
-                    cfg.ckpt_path, self.resuming = str(ckpt), True
+        resolved = resolve(self.subcommand, [str(p) for p in cfg.get("config") or []], cfg.get("ckpt_path"))
+        check_ckpt_path(self.subcommand, cfg, has_run_dir=resolved.run is not None)
+        if resolved.run is None:
+            new_run = new_run_dir(options, short_name(cfg.data), net_name(cfg.model.net))
+            # A requeued SLURM job or a restarted torchrun group gets its first attempt's run dir back (ddp
+            # children of a new run also find the run_info.json their rank 0 just wrote: not a requeue).
+            requeued = not is_lightning_child() and new_run.info.is_file()
+            resolved = (
+                continue_requeued(self.subcommand, resolved, new_run)
+                if requeued
+                else replace(resolved, run=new_run)
+            )
+            self.created_run_dir = is_global_zero() and not requeued
+        self.run_dir, self.resuming, cfg.ckpt_path = resolved.run, resolved.resuming, resolved.ckpt_path
         # What config.yaml will hold: enough to resume; run-dependent paths are filled in on every start.
         self.saved_config = cfg.clone()
         self.saved_config.ckpt_path = None
@@ -119,41 +127,36 @@ class TemplateCLI(LightningCLI):
         tags = {"data": short_name(cfg.data), "net": net_name(cfg.model.net)}
         point_loggers_at_run(cfg.trainer, run, options.root, tags)
 
-    # --- after the classes exist: last checks, then create the run dir's contents ------------------------
+    # --- building the classes: default callbacks go in with the Trainer, then the last checks -------------
 
     def instantiate_classes(self) -> None:
         try:
             with rank_zero_first("instantiate", self.config[self.subcommand].run.root):
                 super().instantiate_classes()
             ckpt_path = self.config[self.subcommand].get("ckpt_path")
-            check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path)
+            names = {id(callback): name for name, callback in self.named_callbacks}
+            check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path, names)
         except BaseException:
             self.remove_unused_run_dir()
             raise
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        init = self.config_init[self.subcommand]
+        trainer_args = init.get("trainer") or {}
+        configured = trainer_args.get("callbacks") or []
+        configured = configured if isinstance(configured, list) else [configured]
+        ours = default_callbacks(
+            self.subcommand, {**trainer_args, "callbacks": configured}, self.run_dir,
+            init.get("checkpoint"), init.get("early_stopping"),
+        )  # fmt: skip
+        named = [(f"trainer.callbacks[{i}]", c) for i, c in enumerate(configured)]
         # Before Lightning's own check in Trainer.__init__, whose RuntimeError names neither entry.
-        callbacks = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
-        check_unique_states(callbacks if isinstance(callbacks, list) else [callbacks])
-        return super().instantiate_trainer(**kwargs)
+        check_unique_states([*ours, *named])
+        self.named_callbacks = [*named, *ours]
+        return super().instantiate_trainer(**kwargs, callbacks=[c for _, c in self.named_callbacks])
 
     def after_instantiate_classes(self) -> None:
-        use_sparse_default_bar(self.trainer, self.config[self.subcommand].trainer.get("callbacks"))
-        checkpoints = [c for c in self.trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
-        for callback in checkpoints:
-            if callback.dirpath is None:
-                callback.dirpath = str(self.run_dir.checkpoints)
-        if checkpoints:
-            # Resuming a run always starts from checkpoints/last.ckpt, written after every epoch.
-            ensure_last_checkpoint(self.trainer, self.run_dir)
-        if self.subcommand == "fit":
-            self.trainer.callbacks.append(RunInfoWriter(self.run_dir.info))
-            add_training_control(self.trainer, self.run_dir)
-            has_monitor = any(
-                isinstance(c, LearningRateMonitor | LearningRateLogger) for c in self.trainer.callbacks
-            )
-            if self.trainer.loggers and not has_monitor:
-                self.trainer.callbacks.append(LearningRateLogger())
+        finish_trainer(self.trainer, self.run_dir)
 
     def remove_unused_run_dir(self) -> None:
         """A command that fails before training leaves no run dir behind."""
@@ -162,6 +165,8 @@ class TemplateCLI(LightningCLI):
             for folder in (self.run_dir.path.parent, self.run_dir.path.parent.parent):
                 with contextlib.suppress(OSError):
                     folder.rmdir()  # <root>/<data>, then <root>, when empty
+
+    # --- running ---------------------------------------------------------------------------------------
 
     def before_fit(self) -> None:
         if self.resuming:
@@ -185,9 +190,11 @@ class TemplateCLI(LightningCLI):
         options = RunOptions(**self.config.fit.run.as_dict())
         if not options.test_after_fit or self.trainer.interrupted:
             return
-        best = self.trainer.checkpoint_callback
+        best = dict(self.named_callbacks).get("checkpoint") or self.trainer.checkpoint_callback
         # The file itself, not "best": with several ModelCheckpoints Lightning warns that it takes the first.
         ckpt = (getattr(best, "best_model_path", "") or getattr(best, "last_model_path", "")) or None
+        if ckpt is None and (last := self.run_dir.last_checkpoint).is_file():
+            ckpt = str(last)
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
 
 
