@@ -72,7 +72,7 @@ def make_run(path: Path, last: bool = True) -> RunDir:
     run.info.write_text(json.dumps({"status": "finished"}))
     run.config.write_text("{}")
     if last:  # resolve() reads last.ckpt's checkpoint states to find the best one
-        torch.save({"callbacks": {}}, run.last_checkpoint)
+        torch.save({"state_dict": {}, "callbacks": {}}, run.last_checkpoint)
     return run
 
 
