@@ -20,6 +20,7 @@ import project.loggers
 import project.nets
 import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
+from project.callbacks.ema import check_weight_averaging
 from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
@@ -129,6 +130,8 @@ class TemplateCLI(LightningCLI):
                 super().instantiate_classes()
             ckpt_path = self.config[self.subcommand].get("ckpt_path")
             check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path)
+            if self.subcommand == "fit":
+                check_weight_averaging(self.config.fit, self.trainer, self.model)
         except BaseException:
             self.remove_unused_run_dir()
             raise
