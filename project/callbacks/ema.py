@@ -25,9 +25,9 @@ class EMA(EMAWeightAveraging):
     """``EMAWeightAveraging`` whose evaluation of a checkpoint uses the averaged weights.
 
     Lightning's callback keeps its averaged model after ``fit``; a later ``trainer.test(ckpt_path=...)`` in
-    the same process (``run.test_after_fit``) then loads the checkpoint's raw weights (``current_model_state``)
-    into the model and tests those. Here checkpoints restore both copies only while fitting (resume); any
-    other stage keeps the checkpoint's ``state_dict``, which is the average.
+    the same process (``run.test_after_fit``) then loads the checkpoint's raw weights
+    (``current_model_state``) into the model and tests those. Here checkpoints restore both copies only
+    while fitting (resume); any other stage keeps the checkpoint's ``state_dict``, which is the average.
     """
 
     def __init__(
@@ -77,15 +77,15 @@ def check_weight_averaging(cfg: Namespace, trainer: Trainer, model: LightningMod
     strategy = type(trainer.strategy).__name__
     if "FSDP" in strategy or "ModelParallel" in strategy:
         raise UserError(
-            f"{name} with trainer.strategy ({strategy}): weight averaging keeps a whole copy of the model and "
-            "does not support sharded models; use ddp, or drop the EMA preset"
+            f"{name} with trainer.strategy ({strategy}): weight averaging keeps a whole copy of the "
+            "model and does not support sharded models; use ddp, or drop the EMA preset"
         )
     optimizer = (cfg.model.get("optimizer") or Namespace()).get("class_path") or ""
     if is_schedule_free_class(optimizer):
         raise UserError(
-            f"{name} with model.optimizer ({optimizer.rpartition('.')[2]}): a schedule-free optimizer already "
-            "averages its iterates, and its train/eval swap would act on the EMA weights (and EMA would average "
-            "the training point y, not the model x); use one of them, not both"
+            f"{name} with model.optimizer ({optimizer.rpartition('.')[2]}): a schedule-free optimizer "
+            "already averages its iterates, and its train/eval swap would act on the EMA weights (and EMA "
+            "would average the training point y, not the model x); use one of them, not both"
         )
     if not averaging[0]._use_buffers:  # Lightning keeps the argument only in this attribute
         norms = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
