@@ -55,6 +55,7 @@ class TemplateCLI(LightningCLI):
             save_config_callback=None,
             auto_configure_optimizers=False,
             parser_class=TemplateArgumentParser,  # short errors, no abbreviated options
+            parser_kwargs={"epilog": EXTRA_HELP},
             args=args,
             run=run,
         )
@@ -198,6 +199,25 @@ def net_name(net: Namespace) -> str:
     return f"{name}{depth}" if depth else name
 
 
+def _export(argv: list[str]) -> None:
+    from project.export.command import main
+
+    main(argv)
+
+
+def _serve(argv: list[str]) -> None:
+    from project.serve.command import main
+
+    main(argv)
+
+
+EXTRA_COMMANDS = {"export": _export, "serve": _serve}
+EXTRA_HELP = (
+    "more commands: `export` (RUN/export/: model.onnx, model.pt2, export.json, parity-checked) and `serve` "
+    "(HTTP /predict, /health, /info); see `python main.py export --help`, `python main.py serve --help`"
+)
+
+
 def cli_main(args: ArgsType = None) -> None:
     """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests call ``cli_main(["fit", ...])``).
 
@@ -209,6 +229,10 @@ def cli_main(args: ArgsType = None) -> None:
         sys.argv[1:] = take_debug_flag(sys.argv[1:])
     elif isinstance(args, list):
         args = take_debug_flag(args)
+    argv = args if isinstance(args, list) else sys.argv[1:]
+    if argv and argv[0] in EXTRA_COMMANDS:  # not Trainer methods, so not LightningCLI subcommands
+        EXTRA_COMMANDS[argv[0]](argv[1:])
+        return
     with user_errors_exit_2():
-        check_config_files(args if isinstance(args, list) else sys.argv[1:])
+        check_config_files(argv)
         TemplateCLI(args=args)
