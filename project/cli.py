@@ -20,7 +20,7 @@ import project.loggers
 import project.nets
 import project.optim  # noqa: F401
 from project.argument_parser import TemplateArgumentParser
-from project.callbacks.ema import check_weight_averaging
+from project.callbacks.ema import refuse_stale_batch_norm, refuse_weight_averaging_combinations
 from project.callbacks.learning_rate import LearningRateLogger
 from project.callbacks.progress import use_sparse_default_bar
 from project.callbacks.run_info import RunInfoWriter
@@ -69,6 +69,8 @@ class TemplateCLI(LightningCLI):
         else:  # a class switched on the command line or by a later config starts from its own defaults
             self.config = parse_with_class_restarts(parser, args, self._parser)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
+        if self.config.get("subcommand") in ("fit", None):  # before check_trainer refuses FSDP on a CPU
+            refuse_weight_averaging_combinations(cfg)
         check_trainer(cfg.trainer)
         if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
             check_ckpt_path(self.config.get("subcommand"), cfg, has_run_dir=True)
@@ -132,7 +134,7 @@ class TemplateCLI(LightningCLI):
             ckpt_path = self.config[self.subcommand].get("ckpt_path")
             check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path)
             if self.subcommand == "fit":
-                check_weight_averaging(self.config.fit, self.trainer, self.model)
+                refuse_stale_batch_norm(self.trainer, self.model)
         except BaseException:
             self.remove_unused_run_dir()
             raise

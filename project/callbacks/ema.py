@@ -5,6 +5,7 @@ plateau schedules see the average), saves the average as the checkpoint's ``stat
 as ``current_model_state``, and copies the average into the model when training ends.
 """
 
+from importlib import import_module
 from typing import Any
 
 from jsonargparse import Namespace
@@ -68,17 +69,32 @@ class EMA(EMAWeightAveraging):
             super().on_load_checkpoint(trainer, pl_module, checkpoint)
 
 
-def check_weight_averaging(cfg: Namespace, trainer: Trainer, model: LightningModule) -> None:
-    """Refuse (before training) what weight averaging gets wrong, naming the keys involved."""
-    averaging = [c for c in trainer.callbacks if isinstance(c, WeightAveraging)]
-    if not averaging:
+def averaging_callback(cfg: Namespace) -> str | None:
+    """The class name of a weight-averaging callback in the config's ``trainer.callbacks``, if any."""
+    for entry in cfg.trainer.get("callbacks") or []:
+        class_path = entry.get("class_path", "") if isinstance(entry, Namespace) else ""
+        module, _, name = class_path.rpartition(".")
+        try:
+            cls = getattr(import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, WeightAveraging):
+            return name
+    return None
+
+
+def refuse_weight_averaging_combinations(cfg: Namespace) -> None:
+    """Before anything is built: weight averaging with FSDP or a schedule-free optimizer is refused."""
+    averaging = averaging_callback(cfg)
+    if averaging is None:
         return
-    name = f"trainer.callbacks ({type(averaging[0]).__name__})"
-    strategy = type(trainer.strategy).__name__
-    if "FSDP" in strategy or "ModelParallel" in strategy:
+    name = f"trainer.callbacks ({averaging})"
+    strategy = cfg.trainer.get("strategy")
+    strategy = strategy.get("class_path", "") if isinstance(strategy, Namespace) else str(strategy or "")
+    if "fsdp" in strategy.lower() or "modelparallel" in strategy.lower():
         raise UserError(
-            f"{name} with trainer.strategy ({strategy}): weight averaging keeps a whole copy of the "
-            "model and does not support sharded models; use ddp, or drop the EMA preset"
+            f"{name} with trainer.strategy ({strategy.rpartition('.')[2]}): weight averaging keeps a "
+            "whole copy of the model and does not support sharded models; use ddp, or drop the EMA preset"
         )
     optimizer = (cfg.model.get("optimizer") or Namespace()).get("class_path") or ""
     if is_schedule_free_class(optimizer):
@@ -87,10 +103,18 @@ def check_weight_averaging(cfg: Namespace, trainer: Trainer, model: LightningMod
             "already averages its iterates, and its train/eval swap would act on the EMA weights (and EMA "
             "would average the training point y, not the model x); use one of them, not both"
         )
-    if not averaging[0]._use_buffers:  # Lightning keeps the argument only in this attribute
-        norms = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if norms:
-            raise UserError(
-                f"{name} init_args.use_buffers: false, but model.net has BatchNorm layers ({norms[0]}...): "
-                "their running statistics would not match the averaged weights; set use_buffers: true"
-            )
+
+
+def refuse_stale_batch_norm(trainer: Trainer, model: LightningModule) -> None:
+    """``use_buffers: false`` with BatchNorm layers is refused: the statistics would not fit the average."""
+    for callback in trainer.callbacks:
+        if (
+            isinstance(callback, WeightAveraging) and not callback._use_buffers
+        ):  # Lightning keeps it only here
+            norms = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            if norms:
+                raise UserError(
+                    f"trainer.callbacks ({type(callback).__name__}) init_args.use_buffers: false, but "
+                    f"model.net has BatchNorm layers ({norms[0]}...): their running statistics would not "
+                    "match the averaged weights; set use_buffers: true"
+                )
