@@ -23,7 +23,8 @@ CURRENT_WEIGHTS = "current_model_state"
 
 
 class EMA(EMAWeightAveraging):
-    """``EMAWeightAveraging`` whose evaluation of a checkpoint uses the averaged weights.
+    """``EMAWeightAveraging`` whose evaluation of a checkpoint uses the averaged weights, and which copies
+    the module without its Trainer.
 
     Lightning's callback keeps its averaged model after ``fit``; a later ``trainer.test(ckpt_path=...)`` in
     the same process (``run.test_after_fit``) then loads the checkpoint's raw weights
@@ -61,6 +62,19 @@ class EMA(EMAWeightAveraging):
             update_starting_at_step=update_starting_at_step,
             update_starting_at_epoch=update_starting_at_epoch,
         )
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # The average is a deepcopy of the module, which would also copy the Trainer it references and the
+        # optimizer/schedule factories (whose closures reach the CLI and its Trainer): loggers' locks fail to
+        # copy ("cannot pickle '_thread.lock' object"). The average needs the weights only: copy it without.
+        detached = {k: v for k, v in vars(pl_module).items() if callable(v) and not isinstance(v, nn.Module)}
+        vars(pl_module).update(dict.fromkeys(detached))
+        pl_module.trainer = None
+        try:
+            super().setup(trainer, pl_module, stage)
+        finally:
+            pl_module.trainer = trainer
+            vars(pl_module).update(detached)
 
     def on_load_checkpoint(
         self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
