@@ -1,5 +1,6 @@
 """A finished run's net, data and class names, rebuilt from its ``config.yaml`` and one checkpoint."""
 
+import copy
 import hashlib
 import warnings
 from dataclasses import dataclass
@@ -106,7 +107,8 @@ def instantiate(raw: dict) -> tuple[Any, Any]:
     parser.add_lightning_class_args(SupervisedModule, "model", subclass_mode=False)
     parser.add_lightning_class_args(BaseDataModule, "data", subclass_mode=True)
     try:
-        cfg = parser.parse_object({"model": raw["model"], "data": raw["data"]})
+        # A copy: jsonargparse turns the dicts it is given into Namespaces.
+        cfg = parser.parse_object(copy.deepcopy({"model": raw["model"], "data": raw["data"]}))
         with warnings.catch_warnings():  # save_hyperparameters' advice about nn.Module arguments: not ours
             warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
             built = parser.instantiate_classes(cfg)
