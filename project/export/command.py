@@ -131,7 +131,15 @@ def main(argv: list[str]) -> None:
     from project.export.parity import ParityError
 
     parser = TemplateArgumentParser(prog="main.py export", description=export.__doc__.splitlines()[0])
-    parser.add_function_arguments(export, as_positional=False)
+    # `--format onnx pt2` (space-separated, as argparse's nargs), not jsonargparse's `--format [onnx,pt2]`.
+    parser.add_function_arguments(export, as_positional=False, skip={"format"})
+    parser.add_argument(
+        "--format",
+        nargs="+",
+        choices=list(FILES),
+        default=list(FILES),
+        help="Files to write: onnx and/or pt2.",
+    )
     with user_errors_exit_2():
         args = parser.parse_args(argv)
         try:
