@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(if $(TORCH_SPEC),$(BIN)/pip install -q "$(TORCH_SPEC)")
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,export,serve]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,5 +1,6 @@
 """Callbacks the CLI adds to every run; they resolve by short name (``class_path: GracefulStop``)."""
 
+from project.callbacks.ema import EMA
 from project.callbacks.frozen_heap import FrozenStartupHeap
 from project.callbacks.graceful_stop import GracefulStop
 from project.callbacks.learning_rate import LearningRateLogger
@@ -8,6 +9,7 @@ from project.callbacks.rng_state import RNGStateCheckpoint
 from project.callbacks.step_checkpoint import StepCheckpoint
 
 __all__ = [
+    "EMA",
     "FrozenStartupHeap",
     "GracefulStop",
     "LearningRateLogger",

@@ -7,6 +7,7 @@ from lightning.pytorch.cli import ArgsType
 
 from project.cli.argv import scan
 from project.cli.checks_before import check_config_files
+from project.cli.extra_commands import EXTRA_COMMANDS
 from project.cli.known_warnings import ignore_harmless_warnings
 from project.cli.template_cli import TemplateCLI
 from project.errors import DEBUG_ENV, user_errors_exit_2
@@ -17,7 +18,11 @@ def cli_main(args: ArgsType = None) -> None:
 
     User mistakes end with exit status 2 and one message (see ``project.errors``).
     """
-    line = scan(list(sys.argv[1:] if args is None else args))
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv and argv[0] in EXTRA_COMMANDS:  # not Trainer methods, so not LightningCLI subcommands
+        EXTRA_COMMANDS[argv[0]](argv[1:])
+        return
+    line = scan(argv)
     if line.debug:
         os.environ[DEBUG_ENV] = "1"  # Lightning's ddp launcher re-runs the command in children with this env
     if args is None:

@@ -18,12 +18,14 @@ import project.evaluation
 import project.loggers
 import project.nets
 import project.optim  # noqa: F401
+from project.callbacks.ema import refuse_stale_batch_norm, refuse_weight_averaging_combinations
 from project.cli.argv import CommandLine, scan
 from project.cli.callback_states import check_unique_states
 from project.cli.checks_after import check_instantiated
 from project.cli.checks_before import check_ckpt_path, check_trainer
 from project.cli.class_restarts import dump_for_print, parse_with_class_restarts
 from project.cli.config_upgrade import upgrade_checkpoint_entries
+from project.cli.extra_commands import EXTRA_HELP
 from project.cli.parser import TemplateArgumentParser
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
@@ -66,6 +68,7 @@ class TemplateCLI(LightningCLI):
             save_config_callback=None,
             auto_configure_optimizers=False,
             parser_class=TemplateArgumentParser,  # short errors, no abbreviated options
+            parser_kwargs={"epilog": EXTRA_HELP},
             args=args,
             run=run,
         )
@@ -86,6 +89,8 @@ class TemplateCLI(LightningCLI):
                 sys.exit(0)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
         upgrade_checkpoint_entries(cfg)
+        if self.config.get("subcommand") in ("fit", None):  # before check_trainer refuses FSDP on a CPU
+            refuse_weight_averaging_combinations(cfg)
         check_trainer(cfg.trainer)
         if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
             check_ckpt_path(self.config.get("subcommand"), cfg, has_run_dir=True)
@@ -136,6 +141,8 @@ class TemplateCLI(LightningCLI):
             ckpt_path = self.config[self.subcommand].get("ckpt_path")
             names = {id(callback): name for name, callback in self.named_callbacks}
             check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path, names)
+            if self.subcommand == "fit":
+                refuse_stale_batch_norm(self.trainer, self.model)
         except BaseException:
             self.remove_unused_run_dir()
             raise

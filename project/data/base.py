@@ -1,6 +1,7 @@
 """What every DataModule here shares: the guide's DataLoader knobs and a seeded train/val/test split."""
 
 import os
+from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -29,10 +30,12 @@ def seeded_split(n: int, fractions: tuple[float, float], seed: int) -> tuple[lis
 
 
 class BaseDataModule(LightningDataModule):
-    """Loaders for ``train``, ``val``, ``test`` and ``predict`` (the test split) built from ``self.splits``.
+    """Loaders for ``train``, ``val``, ``test`` and ``predict`` built from ``self.splits``.
 
     Subclasses fill ``self.splits`` (a dict with the keys ``train``, ``val``, ``test``) in ``setup`` and may
-    set ``num_classes``, which is checked against the net's output size.
+    set ``num_classes``, which is checked against the net's output size, and ``classes`` (class names).
+    ``predict`` reads the test split, or with ``predict_root`` the image files in that folder: subclasses
+    that read images set ``image_mode`` (a PIL mode) and ``eval_transforms``.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class BaseDataModule(LightningDataModule):
         persistent_workers: bool = True,
         prefetch_factor: int | None = 2,
         drop_last: bool = False,
+        predict_root: str | None = None,
     ) -> None:
         """Set the DataLoader knobs.
 
@@ -55,6 +59,8 @@ class BaseDataModule(LightningDataModule):
             persistent_workers: Keep workers alive between epochs (only with ``num_workers > 0``).
             prefetch_factor: Batches each worker loads ahead (only with ``num_workers > 0``).
             drop_last: Drop the last incomplete training batch (keeps shapes fixed for ``torch.compile``).
+            predict_root: ``predict`` reads every file in this folder (images, read like the evaluation
+                images) and writes ``RUN/predictions/<folder name>.csv``; ``null`` predicts the test split.
         """
         super().__init__()
         if batch_size < 1:
@@ -67,6 +73,11 @@ class BaseDataModule(LightningDataModule):
         self.drop_last = drop_last
         self.splits: dict[str, Dataset] = {}
         self.num_classes: int | None = None
+        self.classes: list[str] | None = None
+        self.predict_root = predict_root
+        self.image_mode: str | None = None  # the PIL mode image files are read in; None: not image data
+        self.eval_transforms: list = []
+        self.predict_files: list[Path] | None = None
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         workers = self.num_workers
@@ -91,7 +102,11 @@ class BaseDataModule(LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        if self.predict_root is not None and "predict" not in self.splits:
+            from project.data.predict_files import predict_dataset
+
+            self.predict_files, self.splits["predict"] = predict_dataset(self)
+        return self._loader("predict" if self.predict_root is not None else "test", shuffle=False)
 
 
 def subsets(dataset: Dataset, indices: tuple[list[int], list[int], list[int]]) -> dict[str, Dataset]:

@@ -20,6 +20,7 @@ class Digits(BaseDataModule):
         persistent_workers: bool = True,
         prefetch_factor: int | None = 2,
         drop_last: bool = False,
+        predict_root: str | None = None,
     ) -> None:
         """Configure the split and the loaders.
 
@@ -33,11 +34,17 @@ class Digits(BaseDataModule):
             persistent_workers: Keep workers alive between epochs (only with ``num_workers > 0``).
             prefetch_factor: Batches each worker loads ahead (only with ``num_workers > 0``).
             drop_last: Drop the last incomplete training batch.
+            predict_root: ``predict`` reads the images in this folder (8x8 grey, e.g. PNG) instead of the test
+                split and writes ``RUN/predictions/<folder name>.csv``.
         """
-        super().__init__(batch_size, num_workers, pin_memory, persistent_workers, prefetch_factor, drop_last)
+        super().__init__(
+            batch_size, num_workers, pin_memory, persistent_workers, prefetch_factor, drop_last, predict_root
+        )
         self.fractions = (val_fraction, test_fraction)
         self.split_seed = split_seed
         self.num_classes = 10
+        self.classes = [str(digit) for digit in range(10)]
+        self.image_mode = "L"  # image files: grey, scaled to [0, 1] like the 0..16 pixels of the data set
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

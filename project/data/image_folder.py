@@ -16,7 +16,10 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 class ImageFiles(Dataset):
     """``(image tensor, class index)`` pairs from a list of files; transforms run on ``(C, H, W)`` floats."""
 
-    def __init__(self, samples: list[tuple[Path, int]], mode: str, transforms: list[Callable]) -> None:
+    def __init__(
+        self, samples: list[tuple[Path, int]], mode: str, transforms: list[Callable], key: str = "data.root"
+    ) -> None:
+        self.key = key  # the config key named when a file cannot be read
         self.samples = samples
         self.mode = mode
         self.transforms = transforms
@@ -32,7 +35,7 @@ class ImageFiles(Dataset):
             with Image.open(path) as image:
                 array = np.asarray(image.convert(self.mode), dtype=np.float32) / 255.0
         except OSError as err:  # a user error (exit status 2), named in the DataLoader worker's report too
-            raise ValueError(f"data.root: cannot read image {path} ({err}); fix or remove the file") from err
+            raise ValueError(f"{self.key}: cannot read image {path} ({err}); fix or remove the file") from err
         x = torch.from_numpy(array.reshape(array.shape[0], array.shape[1], -1)).permute(2, 0, 1).contiguous()
         for transform in self.transforms:
             x = transform(x)
@@ -52,7 +55,7 @@ IMAGE_SIGNATURES = (
 )
 
 
-def check_readable(samples: list[tuple[Path, int]]) -> None:
+def check_readable(samples: list[tuple[Path, int]], key: str = "data.root") -> None:
     """Every file starts like an image, so an empty or foreign file is named before training.
 
     Reading 12 bytes costs about 25 us per file (PIL's header parse about 150 us); a file that is damaged
@@ -63,10 +66,10 @@ def check_readable(samples: list[tuple[Path, int]]) -> None:
             with path.open("rb") as f:
                 head = f.read(12)
         except OSError as err:
-            raise ValueError(f"data.root: cannot read image {path} ({err.strerror})") from None
+            raise ValueError(f"{key}: cannot read image {path} ({err.strerror})") from None
         if not head.startswith(IMAGE_SIGNATURES) or (head.startswith(b"RIFF") and head[8:12] != b"WEBP"):
             what = "empty" if not head else "not an image (PNG, JPEG, GIF, BMP, TIFF or WebP)"
-            raise ValueError(f"data.root: cannot read image {path}: the file is {what}; fix or remove it")
+            raise ValueError(f"{key}: cannot read image {path}: the file is {what}; fix or remove it")
 
 
 class ImageFolder(BaseDataModule):
@@ -87,6 +90,7 @@ class ImageFolder(BaseDataModule):
         persistent_workers: bool = True,
         prefetch_factor: int | None = 2,
         drop_last: bool = False,
+        predict_root: str | None = None,
     ) -> None:
         """Configure the folder, transforms, split and loaders.
 
@@ -105,12 +109,16 @@ class ImageFolder(BaseDataModule):
             persistent_workers: Keep workers alive between epochs (only with ``num_workers > 0``).
             prefetch_factor: Batches each worker loads ahead (only with ``num_workers > 0``).
             drop_last: Drop the last incomplete training batch.
+            predict_root: ``predict`` reads the images in this folder (with ``mode`` and ``eval_transforms``)
+                instead of the test split and writes ``RUN/predictions/<folder name>.csv``.
         """
-        super().__init__(batch_size, num_workers, pin_memory, persistent_workers, prefetch_factor, drop_last)
+        super().__init__(
+            batch_size, num_workers, pin_memory, persistent_workers, prefetch_factor, drop_last, predict_root
+        )
         self.root = Path(root)
         self.train_transforms = list(train_transforms or [])
         self.eval_transforms = list(eval_transforms or [])
-        self.mode = mode
+        self.mode = self.image_mode = mode
         self.fractions = (val_fraction, test_fraction)
         self.split_seed = split_seed
         self.classes, self.samples = self.scan(self.root)

@@ -63,14 +63,16 @@ def columns(prefix: str, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
     return {f"{prefix}_{k}": flat[:, k] for k in range(flat.shape[1])}
 
 
-def write_csv(path: Path, table: dict[str, torch.Tensor]) -> None:
-    """Write equal-length 1-D tensors as CSV columns; floats with 7 significant digits."""
+def write_csv(path: Path, table: dict[str, torch.Tensor | list[str]]) -> None:
+    """Write equal-length 1-D tensors or lists of strings as CSV columns; floats with 7 significant digits."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = list(table)
     cells = []
     for name in names:
         tensor = table[name]
-        if tensor.is_floating_point():
+        if isinstance(tensor, list):
+            cells.append([str(v) for v in tensor])
+        elif tensor.is_floating_point():
             cells.append([f"{v:.7g}" for v in tensor.tolist()])
         else:
             cells.append([str(v) for v in tensor.tolist()])

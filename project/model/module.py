@@ -25,6 +25,11 @@ from project.optim.resume_warning import changed_arguments
 from project.optim.resume_warning import message as resume_warning
 
 
+def without_compile_prefix(state: dict) -> dict:
+    """State-dict keys without the ``_orig_mod.`` that ``torch.compile``'s wrapper adds."""
+    return {key.replace("_orig_mod.", ""): value for key, value in state.items()}
+
+
 class SupervisedModule(LightningModule):
     """Supervised training of ``net`` on ``(input, target[, index])`` batches.
 
@@ -202,6 +207,11 @@ class SupervisedModule(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Runs before `configure_optimizers` when resuming; the schedule's state is restored after it.
         self._saved_schedules = checkpoint.get("lr_schedulers")
+        # Before the weights load: checkpoints of an in-place compiled net carry `_orig_mod.` (PL#17415); the
+        # raw weights an EMA run keeps beside its average (`current_model_state`) need the same fix-up.
+        for key in ("state_dict", "current_model_state"):
+            if key in checkpoint:
+                checkpoint[key] = without_compile_prefix(checkpoint[key])
 
     # Schedule-free optimizers: y (train mode) for training steps, x (eval mode) for everything else. The
     # Trainer (`project.run.trainer`) writes every checkpoint in eval mode. See `project.optim.schedule_free`.

@@ -1,7 +1,7 @@
 """The run directory: ``<root>/<data name>/<YYYYmmdd_HHMMSS>_<net name>[_<name>]/``.
 
-It holds ``config.yaml``, ``run_info.json``, ``checkpoints/``, ``tensorboard/`` and ``predictions/``; a
-``config.yaml`` found in such a directory marks the directory as a run to resume or evaluate.
+It holds ``config.yaml``, ``run_info.json``, ``checkpoints/``, ``tensorboard/``, ``predictions/`` and
+``export/``; a ``config.yaml`` found in such a directory marks the directory as a run to resume or evaluate.
 """
 
 import time
@@ -59,9 +59,9 @@ class RunDir:
     def predictions(self) -> Path:
         return self.path / self.PREDICTIONS
 
-    def prediction_file(self, stage: str) -> Path:
-        """``predictions/<stage>.csv``."""
-        return self.predictions / f"{stage}.csv"
+    def prediction_file(self, name: str) -> Path:
+        """``predictions/<name>.csv``: predictions of a stage or of a folder of new files."""
+        return self.predictions / f"{name}.csv"
 
     @property
     def tensorboard(self) -> Path:
@@ -73,6 +73,7 @@ class RunDir:
 
     @property
     def export(self) -> Path:
+        """``export/``: the exported model files and ``export.json`` (``python main.py export``)."""
         return self.path / self.EXPORT
 
     @property
