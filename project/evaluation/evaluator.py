@@ -129,7 +129,15 @@ class Evaluator(nn.Module):
             results.update(self.compute())
         run_dir = Path(getattr(trainer, "default_root_dir", "."))
         is_global_zero = bool(getattr(trainer, "is_global_zero", True))
-        if self._table is not None:
+        datamodule = getattr(trainer, "datamodule", None)
+        files = getattr(datamodule, "predict_files", None) if stage == "predict" else None
+        if self._table is not None and files is not None:  # data.predict_root: a folder of new files
+            from project.evaluation.file_predictions import write_file_predictions
+
+            path = RunDir(run_dir).prediction_file(Path(datamodule.predict_root).resolve().name)
+            write_file_predictions(self, self._table, files, getattr(datamodule, "classes", None), path)
+            self._table = None
+        elif self._table is not None:
             path = self.predictions_path(stage, run_dir)
             self.write_predictions(self._table, path)
             self._table = None
