@@ -7,15 +7,17 @@ from collections.abc import Callable
 
 
 def _export(argv: list[str]) -> None:
+    from project.cli.parser import TemplateArgumentParser
     from project.export.command import main
 
-    main(argv)
+    main(argv, TemplateArgumentParser)
 
 
 def _serve(argv: list[str]) -> None:
+    from project.cli.parser import TemplateArgumentParser
     from project.serve.command import main
 
-    main(argv)
+    main(argv, TemplateArgumentParser)
 
 
 EXTRA_COMMANDS: dict[str, Callable[[list[str]], None]] = {"export": _export, "serve": _serve}

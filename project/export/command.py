@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
+from jsonargparse import ArgumentParser
+
 from project.errors import UserError
 from project.export.trained_run import TrainedRun, load_run
 
@@ -124,13 +126,13 @@ def describe(trained: TrainedRun, formats: list[str], example, figures: dict, fo
     }
 
 
-def main(argv: list[str]) -> None:
-    """Parse ``argv`` (after ``export``) and export; exit 2 on a user error, 1 when parity fails."""
-    from project.cli.parser import TemplateArgumentParser
+def main(argv: list[str], parser_class: type[ArgumentParser]) -> None:
+    """Parse ``argv`` (after ``export``) with ``parser_class`` (the CLI's) and export; exit 2 on a user
+    error, 1 when parity fails."""
     from project.errors import report, user_errors_exit_2
     from project.export.parity import ParityError
 
-    parser = TemplateArgumentParser(prog="main.py export", description=export.__doc__.splitlines()[0])
+    parser = parser_class(prog="main.py export", description=export.__doc__.splitlines()[0])
     # `--format onnx pt2` (space-separated, as argparse's nargs), not jsonargparse's `--format [onnx,pt2]`.
     parser.add_function_arguments(export, as_positional=False, skip={"format"})
     parser.add_argument(

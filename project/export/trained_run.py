@@ -97,13 +97,18 @@ def load_run(config: str | Path, ckpt_path: str = "best") -> TrainedRun:
 def instantiate(raw: dict) -> tuple[Any, Any]:
     """The ``model`` and ``data`` sections of a saved config, built as LightningCLI builds them."""
     from jsonargparse import ArgumentError
+    from lightning.pytorch.cli import LightningArgumentParser
 
-    import project.cli  # noqa: F401  (registers the short class names)
-    from project.cli.parser import TemplateArgumentParser
+    # Imported for their side effect: their classes resolve by short name (`class_path: ResNet`).
+    import project.data
+    import project.evaluation
+    import project.loggers
+    import project.nets
+    import project.optim  # noqa: F401
     from project.data.base import BaseDataModule
     from project.model.module import SupervisedModule
 
-    parser = TemplateArgumentParser(exit_on_error=False)
+    parser = LightningArgumentParser(exit_on_error=False)
     parser.add_lightning_class_args(SupervisedModule, "model", subclass_mode=False)
     parser.add_lightning_class_args(BaseDataModule, "data", subclass_mode=True)
     try:

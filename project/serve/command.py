@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from jsonargparse import ArgumentParser
+
 from project.errors import UserError
 
 
@@ -89,12 +91,12 @@ def final_metrics(tensorboard: Path) -> dict[str, float]:
     return {tag: value for tag, (_, _, value) in sorted(last.items())}
 
 
-def main(argv: list[str]) -> None:
-    """Parse ``argv`` (after ``serve``) and serve until interrupted; exit 2 on a user error."""
-    from project.cli.parser import TemplateArgumentParser
+def main(argv: list[str], parser_class: type[ArgumentParser]) -> None:
+    """Parse ``argv`` (after ``serve``) with ``parser_class`` (the CLI's) and serve until interrupted; exit 2
+    on a user error."""
     from project.errors import user_errors_exit_2
 
-    parser = TemplateArgumentParser(prog="main.py serve", description=serve.__doc__.splitlines()[0])
+    parser = parser_class(prog="main.py serve", description=serve.__doc__.splitlines()[0])
     parser.add_function_arguments(serve, as_positional=False)
     with user_errors_exit_2():
         args = parser.parse_args(argv)
