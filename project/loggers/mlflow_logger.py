@@ -4,7 +4,6 @@ mlflow is imported only when this logger first talks to MLflow, on global rank 0
 """
 
 import os
-import time
 import warnings
 from argparse import Namespace
 from pathlib import Path
@@ -14,32 +13,16 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers.logger import DummyExperiment, Logger, rank_zero_experiment
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from project.config_tree import flatten
-from project.loggers.mlflow_connection import (
-    apply_request_limits,
-    default_artifact_location,
-    is_http,
-    server_answers,
-)
-from project.loggers.mlflow_experiment import EXPERIMENT_TAGS
-from project.loggers.mlflow_limits import MAX_TAG_VALUE_LENGTH, fit_value, legal_name, params_for_mlflow
-from project.loggers.mlflow_run_end import files_to_upload, final_status, record_not_sent
-from project.loggers.mlflow_sender import MLflowSender
+from project.loggers import mlflow_connection as connection
+from project.loggers import mlflow_run_end as run_end
+from project.loggers.mlflow_entities import flat_params, metric_values, new_params
+from project.loggers.mlflow_run_start import open_run
+from project.loggers.mlflow_sender import MLflowSender, send_batch
 from project.loggers.system_metrics import start_system_metrics
+from project.run.options import RunOptions
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-
-# Lightning ends a run with finalize("success") or finalize("failed"). Only its SLURM auto-requeue handler
-# (`_SignalConnector._slurm_sigusr_handler_fn`, Lightning 2.6) passes "finished": it runs inside the SIGUSR1
-# signal handler, *before* the job is requeued, while training goes on until SLURM stops it. Closing the run
-# there would block the handler for up to `flush_timeout` seconds and mark the MLflow run FINISHED while it
-# still trains (and again after the requeued job resumes it). So that call leaves the run RUNNING; the real
-# end comes later: finalize("failed") when SLURM's SIGTERM stops this job (KILLED, from run_info.json's
-# "interrupted"), and the requeued job reopens the same run and finishes it. Recognising the status is the
-# only public hook: the handler is Lightning's, and replacing it would mean patching the signal connector.
-REQUEUE_STATUS = "finished"
 
 
 class RunMLFlowLogger(Logger):
@@ -109,12 +92,9 @@ class RunMLFlowLogger(Logger):
         self._prefix = prefix
         self._artifact_location = artifact_location
         self._run_id = run_id
-        self._synchronous = synchronous
-        self._send_interval = send_interval
-        self._request_retries = request_retries
-        self._request_timeout = request_timeout
-        self._connect_timeout = connect_timeout
-        self._flush_timeout = flush_timeout
+        self._synchronous, self._send_interval = synchronous, send_interval
+        self._request_retries, self._request_timeout = request_retries, request_timeout
+        self._connect_timeout, self._flush_timeout = connect_timeout, flush_timeout
         self._log_system_metrics = log_system_metrics
         self._system_metrics: Any | None = None
         self.run_dir = Path(run_dir) if run_dir else None
@@ -131,7 +111,8 @@ class RunMLFlowLogger(Logger):
     @property
     def tracking_uri(self) -> str:
         """The store: the argument, else ``$MLFLOW_TRACKING_URI`` now, else the local default."""
-        return self._tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///result/mlflow.db"
+        default = f"sqlite:///{RunOptions.root}/mlflow.db"  # the CLI passes <run.root>/mlflow.db
+        return self._tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default
 
     @property
     def name(self) -> str:
@@ -144,11 +125,6 @@ class RunMLFlowLogger(Logger):
     @property
     def run_id(self) -> str | None:
         """The MLflow run id once the run exists (never contacts MLflow)."""
-        return self._run_id
-
-    @property
-    def known_run_id(self) -> str | None:
-        """The MLflow run id for ``run_info.json`` (an alias of ``run_id``)."""
         return self._run_id
 
     @property
@@ -185,16 +161,19 @@ class RunMLFlowLogger(Logger):
         if self._client is not None or self._connect_failed:
             return self._client is not None
         self._connect_failed = True
-        apply_request_limits(self._request_retries, self._request_timeout)
+        connection.apply_request_limits(self._request_retries, self._request_timeout)
         uri = self.tracking_uri
-        if is_http(uri) and not server_answers(uri, self._connect_timeout):
+        if connection.is_http(uri) and not connection.server_answers(uri, self._connect_timeout):
             self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
             return False
         try:
             from mlflow import MlflowClient
 
             client = MlflowClient(uri)
-            self._start_run(client, resuming)
+            local = None if connection.is_http(uri) else connection.default_artifact_location(uri)
+            opened = open_run(client, self._run_id, self._experiment_name, self._run_name, self.tags,
+                              local and (self._artifact_location or local), resuming)  # fmt: skip
+            self._run_id, self._existing_params, self._logged_up_to = opened
         except Exception as error:  # noqa: BLE001 - a broken store must not stop training
             self.sender.go_offline(error)
             return False
@@ -203,92 +182,28 @@ class RunMLFlowLogger(Logger):
             self._system_metrics = start_system_metrics(self._run_id, uri, resuming)
         return True
 
-    def _start_run(self, client: "MlflowClient", resuming: bool) -> None:
-        if self._run_id is not None:
-            try:
-                run = client.get_run(self._run_id)
-            except Exception as error:  # noqa: BLE001
-                if not _not_found(error):
-                    raise
-                warnings.warn(
-                    f"MLflow run {self._run_id} is not in {self.tracking_uri}; starting a new one",
-                    stacklevel=2,
-                )
-            else:
-                self._existing_params = dict(run.data.params)
-                client.update_run(self._run_id, status="RUNNING")
-                if resuming:
-                    client.set_tag(self._run_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-                    self._logged_up_to = {
-                        key: max(m.step for m in client.get_metric_history(self._run_id, key))
-                        for key in run.data.metrics
-                    }
-                return
-        experiment = client.get_experiment_by_name(self._experiment_name)
-        if experiment is None or experiment.lifecycle_stage == "deleted":
-            uri = self.tracking_uri
-            location = None if is_http(uri) else self._artifact_location or default_artifact_location(uri)
-            experiment_id = client.create_experiment(
-                self._experiment_name, artifact_location=location, tags=EXPERIMENT_TAGS
-            )
-        else:
-            experiment_id = experiment.experiment_id
-        tags = {**self.tags, **_git_tags()}
-        if self._run_name:
-            tags["mlflow.runName"] = self._run_name
-        tags = {legal_name(k): fit_value(v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items() if v is not None}
-        self._run_id = client.create_run(experiment_id, tags=tags, run_name=self._run_name).info.run_id
-
     # --- what gets sent ------------------------------------------------------------------------------------
 
     def _send(self, kind: str, items: list[Any]) -> None:
         if self._client is None or self._run_id is None:
             raise ConnectionError("no MLflow run")
-        if kind == "params":
-            self._client.log_batch(self._run_id, params=items, synchronous=True)
-        elif kind == "metric values":
-            self._client.log_batch(self._run_id, metrics=items, synchronous=True)
-        else:
-            for path, artifact_path in items:
-                if Path(path).is_dir():
-                    inside = "/".join(filter(None, [artifact_path, Path(path).name]))
-                    self._client.log_artifacts(self._run_id, path, inside)
-                else:
-                    self._client.log_artifact(self._run_id, path, artifact_path)
+        send_batch(self._client, self._run_id, kind, items)
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         """Log flattened params; values longer than MLflow takes are cut (``config.yaml`` has them whole)."""
-        if hasattr(params, "as_dict"):  # jsonargparse's Namespace, nested
-            params = params.as_dict()
-        params = vars(params) if isinstance(params, Namespace) else dict(params)
-        flat = params_for_mlflow(flatten(params))
+        flat = flat_params(params)
         if not self.connect():
             self.sender.dropped.add("params", len(flat))
             return
-        # MLflow refuses to change a param's value: a resumed run keeps the values it started with.
-        new = {k: v for k, v in flat.items() if k not in self._existing_params}
-        self._existing_params.update(new)
-        from mlflow.entities import Param
-
-        self.sender.put("params", [Param(k, v) for k, v in new.items()])
+        self.sender.put("params", new_params(flat, self._existing_params))
 
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         if not self.connect():
             self.sender.dropped.add("metric values", len(metrics))
             return
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        step = step or 0
-        values = [
-            Metric(name, float(value), now, step)
-            for key, value in metrics.items()
-            if not isinstance(value, str)
-            and step > self._logged_up_to.get(name := legal_name(self._prefix + key), -1)
-        ]
-        self.sender.put("metric values", values)
+        self.sender.put("metric values", metric_values(metrics, step or 0, self._prefix, self._logged_up_to))
 
     @rank_zero_only
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
@@ -307,9 +222,9 @@ class RunMLFlowLogger(Logger):
     def finalize(self, status: str = "success") -> None:
         """Send what is queued, upload the run dir's files, set the final status; warn about what failed.
 
-        ``finalize("finished")`` is a no-op: the run goes on (see ``REQUEUE_STATUS``).
+        ``finalize("finished")`` is a no-op: the run goes on (see ``run_end.REQUEUE_STATUS``).
         """
-        if status == REQUEUE_STATUS:
+        if status == run_end.REQUEUE_STATUS:
             return
         if self._system_metrics is not None:
             self._system_metrics.finish()
@@ -317,18 +232,10 @@ class RunMLFlowLogger(Logger):
         if self._sender is None and self._client is None:
             return
         # A resumed run that had nothing left to train logged nothing, but its status must still be set.
-        sender = self.sender
         if self._client is not None:
-            sender.flush(self._flush_timeout)
-            for path, artifact_path in files_to_upload(
-                self.run_dir, self._log_model, self._checkpoint_callback
-            ):
-                sender.send_now("artifacts", [(str(path), artifact_path)])
-            if sender.online:
-                try:
-                    self._client.set_terminated(self._run_id, final_status(self.run_dir, status))
-                except Exception as error:  # noqa: BLE001
-                    sender.dropped.add("status updates", 1, error)
+            files = run_end.files_to_upload(self.run_dir, self._log_model, self._checkpoint_callback)
+            final = run_end.final_status(self.run_dir, status)
+            run_end.close_run(self._client, self._run_id, self.sender, files, final, self._flush_timeout)
         self._report()
 
     def _report(self) -> None:
@@ -338,18 +245,4 @@ class RunMLFlowLogger(Logger):
             return
         self._reported = summary
         warnings.warn(summary, RuntimeWarning, stacklevel=2)
-        record_not_sent(self.run_dir, self.tracking_uri, self.sender.dropped.counts)
-
-
-def _not_found(error: BaseException) -> bool:
-    return getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(error).lower()
-
-
-def _git_tags() -> dict[str, str | None]:
-    from project.provenance import git
-
-    status = git("status", "--porcelain")
-    return {
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": None if status is None else str(bool(status)),
-    }
+        run_end.record_not_sent(self.run_dir, self.tracking_uri, self.sender.dropped.counts)

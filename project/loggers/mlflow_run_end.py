@@ -7,6 +7,16 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from project.run.run_dir import RunDir
 
+# Lightning ends a run with finalize("success") or finalize("failed"). Only its SLURM auto-requeue handler
+# (`_SignalConnector._slurm_sigusr_handler_fn`, Lightning 2.6) passes "finished": it runs inside the SIGUSR1
+# signal handler, *before* the job is requeued, while training goes on until SLURM stops it. Closing the run
+# there would block the handler for up to `flush_timeout` seconds and mark the MLflow run FINISHED while it
+# still trains (and again after the requeued job resumes it). So that call leaves the run RUNNING; the real
+# end comes later: finalize("failed") when SLURM's SIGTERM stops this job (KILLED, from run_info.json's
+# "interrupted"), and the requeued job reopens the same run and finishes it. Recognising the status is the
+# only public hook: the handler is Lightning's, and replacing it would mean patching the signal connector.
+REQUEUE_STATUS = "finished"
+
 # run_info.json's final status -> MLflow's run status.
 MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 
@@ -45,3 +55,17 @@ def record_not_sent(run_dir: Path | None, tracking_uri: str, counts: dict[str, i
         return
     not_sent = {"tracking_uri": tracking_uri, **{k: n for k, n in counts.items() if k and n}}
     RunDir(run_dir).run_info.update(mlflow_not_sent=not_sent)
+
+
+def close_run(
+    client: Any, run_id: str, sender: Any, files: list[tuple[Path, str | None]], status: str, timeout: float
+) -> None:
+    """Send what is queued (waiting at most ``timeout`` seconds), upload ``files``, set ``status``."""
+    sender.flush(timeout)
+    for path, artifact_path in files:
+        sender.send_now("artifacts", [(str(path), artifact_path)])
+    if sender.online:
+        try:
+            client.set_terminated(run_id, status)
+        except Exception as error:  # noqa: BLE001 - counted and reported like every failed request
+            sender.dropped.add("status updates", 1, error)

@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from project.loggers.mlflow_limits import batches
@@ -206,3 +207,17 @@ class MLflowSender:
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
     return line if len(line) <= 300 else line[:297] + "..."
+
+
+def send_batch(client: Any, run_id: str, kind: str, items: list[Any]) -> None:
+    """One request (or one per file) of ``kind``: params, metric values, or ``(path, folder)`` artifacts."""
+    if kind == "params":
+        client.log_batch(run_id, params=items, synchronous=True)
+    elif kind == "metric values":
+        client.log_batch(run_id, metrics=items, synchronous=True)
+    else:
+        for path, artifact_path in items:
+            if Path(path).is_dir():
+                client.log_artifacts(run_id, path, "/".join(filter(None, [artifact_path, Path(path).name])))
+            else:
+                client.log_artifact(run_id, path, artifact_path)

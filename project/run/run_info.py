@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+from project.loggers.mlflow_logger import RunMLFlowLogger
 from project.provenance import git, package_versions
 
 
@@ -90,7 +91,7 @@ class RunInfoWriter(Callback):
     @staticmethod
     def _mlflow_run_id(trainer: Trainer) -> str | None:
         for logger in trainer.loggers:
-            run_id = getattr(logger, "known_run_id", None)
+            run_id = logger.run_id if isinstance(logger, RunMLFlowLogger) else None
             if run_id:
                 return run_id
         return None
