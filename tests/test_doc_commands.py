@@ -65,6 +65,8 @@ def run_main(args: list[str], root: Path, epochs: int, env: dict[str, str]) -> N
     """``python main.py ARGS`` + the run root and the shrink; in process unless it starts several ranks."""
     devices = next((int(m.group(1)) for a in args if (m := re.match(r"--trainer\.devices=(\d+)$", a))), 1)
     extra = [f"--run.root={root}", f"--trainer.max_epochs={epochs}", *SHRINK]
+    if args[0] not in ("fit", "validate", "test", "predict"):
+        extra = []  # export and serve are not Trainer commands: nothing to shrink
     if devices > 1 or env:
         # Several processes (Lightning's ddp launcher re-runs main.py), or variables the process must start
         # with: a subprocess, on CPU, with at most 2 ranks on this 2-core machine.
