@@ -25,9 +25,9 @@ NOT_RUN_HERE = {
     r"presets/fsdp\.yaml": "FSDP needs a GPU: tests/test_fsdp_config.py (on a GPU: scripts/gpu_check.sh)",
     r"^pip install\b": "installs packages: .ci/run installs the project the same way",
     r"^git clone\b": "CI itself starts from a fresh clone",
-    r"main\.py tune\b": "a study of several trials: tests/test_sweep.py runs `main.py tune` as written, shrunk",
-    r"main\.py serve\b": "a server that runs until stopped: tests/test_shipping.py starts it and sends requests",
-    r"--data\.predict_root=": "needs a folder of new images: tests/test_shipping.py writes one and runs this command",
+    r"main\.py tune\b": "a study of several trials: tests/test_sweep.py runs `main.py tune`, shrunk",
+    r"main\.py serve\b": "a server until stopped: tests/test_shipping.py starts it, sends requests",
+    r"--data\.predict_root=": "a folder of new images: tests/test_shipping.py writes one, predicts it",
 }
 
 
