@@ -18,6 +18,8 @@ from project.callbacks.logging_steps import logs_next_step, logs_this_step
 
 # How often the bar is redrawn, in batches; it reads metrics only on steps that log (logging_steps.py).
 UPDATE_EVERY = 10
+# Logged without `prog_bar=True` (see module.py), shown all the same.
+SHOWN_WITHOUT_PROG_BAR = ("train/loss",)
 
 
 class SparseRichProgressBar(RichProgressBar):
@@ -47,6 +49,9 @@ class SparseRichProgressBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         # Lightning shows the first logger's version as `v_num`; here that is TensorBoard's "tensorboard".
         metrics.pop("v_num", None)
+        for key in SHOWN_WITHOUT_PROG_BAR:
+            if (value := trainer.callback_metrics.get(key)) is not None:
+                metrics[key] = float(value)
         self._shown = metrics
         return metrics
 
