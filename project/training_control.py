@@ -11,12 +11,14 @@ from project.callbacks.graceful_stop import GracefulStop
 from project.callbacks.non_finite_loss import NonFiniteLossGuard
 from project.callbacks.rng_state import RNGStateCheckpoint
 from project.checkpoint_io import AtomicCheckpointIO
+from project.no_profiler import use_no_profiler
 from project.run_dir import RunDir
 
 
 def add_training_control(trainer: Trainer, run_dir: RunDir) -> None:
     """Atomic checkpoint writes, RNG states in checkpoints, graceful SIGTERM/SIGINT, the non-finite-loss
-    guard, no full garbage collections of start-up objects, and profiler output in ``<run dir>/profiler``.
+    guard, no full garbage collections of start-up objects, profiler output in ``<run dir>/profiler``, and no
+    per-hook cost of the default profiler (``NoProfiler``).
 
     A callback of the same class in ``trainer.callbacks`` (e.g. ``NonFiniteLossGuard`` with ``action: skip``)
     is kept instead of the default; a ``CheckpointIO`` in ``trainer.plugins`` is kept as it is.
@@ -35,6 +37,7 @@ def add_training_control(trainer: Trainer, run_dir: RunDir) -> None:
     # dir.
     if not isinstance(trainer.profiler, PassThroughProfiler) and trainer.profiler.dirpath is None:
         trainer.profiler.dirpath = str(run_dir.path / "profiler")
+    use_no_profiler(trainer)
 
 
 def writes_last(callback: ModelCheckpoint) -> bool:

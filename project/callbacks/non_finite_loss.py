@@ -1,10 +1,10 @@
 """A NaN or infinite training loss stops the run (naming the step and last good checkpoint), or is skipped.
 
-The check never makes the host wait for the device on a training step: each micro-batch's loss is copied
-into a buffer on the device, and the buffer is read (one transfer for all of them) on the steps the loggers
+The check never makes the host wait for the device on a training step: each micro-batch's detached loss is
+kept (a reference, no kernel), and they are read together (one stack, one transfer) on the steps the loggers
 record (every ``trainer.log_every_n_steps``), at the end of each training epoch, before every checkpoint is
-written, and when the buffer is full. ``loss.item()`` after every step would be a device-to-host
-synchronisation per step, which stops the CPU from queueing the next kernels.
+written, and after ``MAX_PENDING`` micro-batches at the latest. ``loss.item()`` after every step would be a
+device-to-host synchronisation per step, which stops the CPU from queueing the next kernels.
 """
 
 import math
@@ -17,8 +17,8 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 from project.callbacks.logging_steps import at_optimizer_step_boundary, logs_this_step
 
-# Buffer length in micro-batches when the loggers' interval does not ask for more.
-MIN_BUFFER = 64
+# Losses kept between two reads at most (a run that logs rarely is read every this many micro-batches).
+MAX_PENDING = 1000
 
 
 class NonFiniteLossError(RuntimeError):
@@ -56,48 +56,38 @@ class NonFiniteLossGuard(Callback):
         self.max_skips = max_skips
         self.skipped_in_a_row = 0
         self.skipped_total = 0
-        self._losses: torch.Tensor | None = None  # one float per micro-batch since the last read
-        self._where: list[tuple[int, int, int]] = []  # (global step, epoch, batch) of each entry
-        self._finite_windows: torch.Tensor | None = None  # skip: one flag per optimizer step since the read
+        self._losses: list[torch.Tensor] = []  # each micro-batch's detached loss since the last read
+        self._where: list[tuple[int, int, int]] = []  # (global step, epoch, batch) of each loss
+        self._finite_windows: list[torch.Tensor] = []  # skip: one flag per optimizer step since the read
         self._windows: list[int] = []  # skip: the global step of each flag
         self._window_start = 0
 
     # --- on the device, every micro-batch ------------------------------------------------------------------
 
     def on_before_backward(self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor) -> None:
-        value = loss.detach()
-        if value.numel() != 1:
-            value = value.sum()  # NaN and infinity survive the sum
-        count = len(self._where)
-        if self._losses is None or self._losses.device != value.device:
-            self._losses = torch.empty(self._buffer_length(trainer), device=value.device)
-        elif count == len(self._losses):
-            self.check(trainer)
-            count = 0
-        self._losses[count] = value  # a copy on the device, no synchronisation
+        # Only a reference to the detached loss: no kernel, no copy, no synchronisation on this step.
+        self._losses.append(loss.detach())
         loop = trainer.fit_loop.epoch_loop
         self._where.append((trainer.global_step, trainer.current_epoch, loop.batch_idx + 1))
+        if len(self._losses) >= MAX_PENDING:
+            self.check(trainer)
 
     def on_before_optimizer_step(
         self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
-        if self.action != "skip" or self._losses is None:
+        if self.action != "skip" or len(self._losses) <= self._window_start:
             return
+        window = self._losses[self._window_start :]
+        finite = torch.isfinite(torch.stack([loss.sum() for loss in window])).all()
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        finite = torch.isfinite(self._losses[self._window_start : len(self._where)]).all()
         if grads:
             # Under DDP one rank's NaN reaches every rank through the gradient all-reduce.
             finite &= torch.isfinite(torch.stack(torch._foreach_norm(grads)).sum())
         for grad in grads:
             grad.masked_fill_(~finite, 0.0)
-        if self._finite_windows is None or len(self._windows) == len(self._finite_windows):
-            flags = torch.ones(self._buffer_length(trainer), dtype=torch.bool, device=finite.device)
-            if self._finite_windows is not None:  # more steps than micro-batches between reads: keep them
-                flags = torch.cat([self._finite_windows, flags])
-            self._finite_windows = flags
-        self._finite_windows[len(self._windows)] = finite
+        self._finite_windows.append(finite)
         self._windows.append(trainer.global_step)
-        self._window_start = len(self._where)
+        self._window_start = len(self._losses)
 
     # --- on the host, when the buffer is read --------------------------------------------------------------
 
@@ -117,11 +107,10 @@ class NonFiniteLossGuard(Callback):
 
     def check(self, trainer: Trainer) -> None:
         """Read the losses since the last read (one transfer); raise or report what was not finite."""
-        count = len(self._where)
-        if self._losses is None or count == 0:
+        if not self._losses:
             return
-        values = self._losses[:count].tolist()
-        where, self._where, self._window_start = self._where, [], 0
+        values = torch.stack([loss.float().sum() for loss in self._losses]).tolist()
+        where, self._where, self._losses, self._window_start = self._where, [], [], 0
         if self.action == "skip":
             self._report_skips(trainer, values, where)
             return
@@ -131,7 +120,8 @@ class NonFiniteLossGuard(Callback):
 
     def _report_skips(self, trainer: Trainer, values: list[float], where: list[tuple[int, int, int]]) -> None:
         windows, self._windows = self._windows, []
-        finite = [] if self._finite_windows is None else self._finite_windows[: len(windows)].tolist()
+        finite = torch.stack(self._finite_windows).tolist() if self._finite_windows else []
+        self._finite_windows = []
         for step, ok in zip(windows, finite, strict=True):
             if ok:
                 self.skipped_in_a_row = 0
@@ -146,10 +136,6 @@ class NonFiniteLossGuard(Callback):
                 f"Non-finite loss: zeroed the gradients of the optimizer step at global step {step} "
                 f"({self.skipped_total} skipped so far)."
             )
-
-    @staticmethod
-    def _buffer_length(trainer: Trainer) -> int:
-        return max(MIN_BUFFER, 2 * trainer.log_every_n_steps * trainer.accumulate_grad_batches)
 
     def message(self, trainer: Trainer, value: float, step: int, epoch: int, batch: int) -> str:
         kind = "NaN" if math.isnan(value) else "infinite"
