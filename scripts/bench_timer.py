@@ -17,10 +17,11 @@ class LoopTimer(Callback):
     """Wall time of the training loop, and the final ``train/loss``."""
 
     def __init__(self) -> None:
-        self.start = 0.0
+        self.start = self.cpu_start = 0.0
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx
@@ -31,6 +32,7 @@ class LoopTimer(Callback):
         seconds = time.perf_counter() - self.start
         result = {
             "seconds": seconds,
+            "cpu_seconds": time.process_time() - self.cpu_start,
             "steps": trainer.global_step,
             "loss": float(self.loss),
             "threads": torch.get_num_threads(),

@@ -8,8 +8,10 @@ Lightning's own SIGTERM handling stops after the current *batch*, also in the mi
 whose gradients are then lost, and exits with status 0. This callback replaces it while training runs and
 hands the signals back afterwards. The save goes through ``trainer.save_checkpoint`` at
 ``on_train_batch_end``, the same moment as ModelCheckpoint's step-based saves, so other callbacks' checkpoint
-hooks apply and the loops restart exactly after that batch. Every rank stops at the same step: the stop
-decision is reduced over ranks.
+hooks apply and the loops restart exactly after that batch. Every rank stops at the same step: under DDP the
+ranks agree on the stop (one all-reduce) only on the steps that log (every ``trainer.log_every_n_steps``, or
+``agree_every_n_steps``) and at each epoch's start, never on the others, so a stop waits at most that many
+steps; a blocking collective on every step would hold every rank's CPU until the slowest GPU is done.
 """
 
 import signal
@@ -23,6 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
+from project.callbacks.logging_steps import at_optimizer_step_boundary, logs_this_step
 from project.callbacks.step_checkpoint import is_last_batch_of_epoch
 from project.run.run_dir import RunDir
 
@@ -35,14 +38,18 @@ class GracefulStop(Callback):
     The CLI adds it to every ``fit``; configuring it yourself replaces the CLI's.
     """
 
-    def __init__(self, dirpath: str | None = None) -> None:
+    def __init__(self, dirpath: str | None = None, agree_every_n_steps: int | None = None) -> None:
         """Set where the checkpoint goes when no ModelCheckpoint says.
 
         Args:
             dirpath: Folder of ``last.ckpt`` when the run has no ModelCheckpoint; the CLI passes the run's
                 ``checkpoints/``.
+            agree_every_n_steps: With several processes: how often (in optimizer steps) they agree on a
+                stop; ``null`` is ``trainer.log_every_n_steps``. A single process stops after the current
+                optimizer step.
         """
         self.dirpath = dirpath
+        self.agree_every_n_steps = agree_every_n_steps
         self.requested: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -86,15 +93,18 @@ class GracefulStop(Callback):
         if not at_optimizer_step_boundary(trainer, batch_idx) or is_last_batch_of_epoch(trainer, batch_idx):
             # At an epoch's last batch, the end-of-epoch last.ckpt comes next; stop after it (see below).
             return
-        self.stop_if_requested(trainer)
+        if trainer.world_size == 1 or self._agrees_now(trainer):
+            self.stop_if_requested(trainer)
 
-    def on_train_batch_start(
-        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
-    ) -> None:
+    def _agrees_now(self, trainer: Trainer) -> bool:
+        if self.agree_every_n_steps is None:
+            return logs_this_step(trainer)
+        return trainer.global_step % max(1, self.agree_every_n_steps) == 0
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # A signal during an epoch's last batch, validation or end: last.ckpt was written at the epoch's end
         # (Lightning resumes wrongly from a step checkpoint taken at the last batch, see StepCheckpoint).
-        if batch_idx == 0:
-            self.stop_if_requested(trainer, save=False)
+        self.stop_if_requested(trainer, save=False)
 
     def stop_if_requested(self, trainer: Trainer, save: bool = True) -> None:
         requested = self.requested is not None
@@ -127,10 +137,3 @@ class GracefulStop(Callback):
                 return callback.format_checkpoint_name({}, filename=callback.CHECKPOINT_NAME_LAST)
         run = RunDir(Path(trainer.default_root_dir))
         return str(Path(self.dirpath) / run.last_checkpoint.name if self.dirpath else run.last_checkpoint)
-
-
-def at_optimizer_step_boundary(trainer: Trainer, batch_idx: int) -> bool:
-    """True after a batch that ended with an optimizer step (not inside an accumulation window)."""
-    accumulate = trainer.accumulate_grad_batches
-    last = isinstance(trainer.num_training_batches, int) and batch_idx + 1 >= trainer.num_training_batches
-    return (batch_idx + 1) % accumulate == 0 or last

@@ -115,7 +115,9 @@ class SupervisedModule(LightningModule):
         x, y = batch[0], batch[1]
         loss = self.loss(self(x), y)
         if train_loss_logged_at(self.trainer):
-            self.log("train/loss", loss, prog_bar=True)
+            # Not `prog_bar=True`: Lightning turns bar values into numbers after every batch (a host read per
+            # step); SparseRichProgressBar shows train/loss, read only on the steps that log.
+            self.log("train/loss", loss)
         return loss
 
     def _evaluate(self, batch: tuple, stage: str) -> None:

@@ -13,9 +13,11 @@ def clip_sharded_grad_norm(trainer: Trainer, max_norm: float | None, algorithm: 
 
     Must run on every rank (it is a collective): ``configure_gradient_clipping`` does.
     """
+    if not max_norm:  # every optimizer step calls this: the common case first, before the import
+        return False
     from lightning.pytorch.strategies import FSDPStrategy
 
-    if not max_norm or algorithm not in (None, "norm") or not isinstance(trainer.strategy, FSDPStrategy):
+    if algorithm not in (None, "norm") or not isinstance(trainer.strategy, FSDPStrategy):
         return False
     # The strategy's model is the FullyShardedDataParallel root that wraps the LightningModule.
     trainer.strategy.model.clip_grad_norm_(max_norm)

@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 
 from project.config_tree import class_of, flatten
 from project.loggers.mlflow_logger import RunMLFlowLogger
+from project.loggers.mlflow_store import prepare_local_store
 from project.run.run_dir import RunDir
 
 DEFAULT_LOGGERS = [
@@ -75,6 +76,7 @@ def start_tracking(trainer: Trainer, config: dict[str, Any], resuming: bool) -> 
     """
     for logger in trainer.loggers:
         if isinstance(logger, RunMLFlowLogger):
+            prepare_local_store(logger.tracking_uri)  # a new sqlite store: a copy, not 2-3 s of migrations
             logger.connect(resuming=resuming)
     if not resuming:
         params = flatten(config)
