@@ -34,8 +34,11 @@ from project.module import SupervisedModule
 from project.optim.schedule_free import refuse_schedule
 from project.run_dir import RunDir, RunOptions, is_global_zero, new_run_dir
 from project.setup_checks import check_instantiated
+from project.sweep.trial_link import join_study
 from project.trainer import Trainer
 from project.training_control import add_training_control, ensure_last_checkpoint
+
+TUNE_HELP = "hyperparameter search: main.py tune --config X.yaml --sweep configs/sweeps/X.yaml (tune --help)"
 
 
 class TemplateCLI(LightningCLI):
@@ -54,6 +57,7 @@ class TemplateCLI(LightningCLI):
             save_config_callback=None,
             auto_configure_optimizers=False,
             parser_class=TemplateArgumentParser,  # short errors, no abbreviated options
+            parser_kwargs={"epilog": TUNE_HELP},  # `tune` is dispatched before LightningCLI (see cli_main)
             args=args,
             run=run,
         )
@@ -150,6 +154,7 @@ class TemplateCLI(LightningCLI):
             )
             if self.trainer.loggers and not has_monitor:
                 self.trainer.callbacks.append(LearningRateLogger())
+            join_study(self.trainer, self.run_dir)  # only when `main.py tune` started this run as a trial
 
     def remove_unused_run_dir(self) -> None:
         """A command that fails before training leaves no run dir behind."""
@@ -202,6 +207,10 @@ def cli_main(args: ArgsType = None) -> None:
     """
     import sys
 
+    if (sys.argv[1:] if args is None else list(args))[:1] == ["tune"]:
+        from project.sweep.command import tune_main
+
+        return tune_main(take_debug_flag(sys.argv[2:] if args is None else list(args)[1:]))
     if args is None:
         sys.argv[1:] = take_debug_flag(sys.argv[1:])
     elif isinstance(args, list):

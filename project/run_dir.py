@@ -1,4 +1,4 @@
-"""The run directory: ``<root>/<data name>/<YYYYmmdd_HHMMSS>_<net name>[_<name>]/``.
+"""The run directory: ``<root>/<data name>/[<group>/]<YYYYmmdd_HHMMSS>_<net name>[_<name>]/``.
 
 It holds ``config.yaml``, ``run_info.json``, ``checkpoints/``, ``tensorboard/`` and ``predictions/``; a
 ``config.yaml`` found in such a directory marks the directory as a run to resume or evaluate.
@@ -19,11 +19,14 @@ class RunOptions:
     Args:
         root: Folder that holds the run directories and the default MLflow store ``<root>/mlflow.db``.
         name: Optional experiment name, appended to the run directory's name.
+        group: Optional folder between ``<root>/<data name>/`` and the run directory (``tune`` puts a study's
+            trials in ``<study name>``).
         test_after_fit: After ``fit``, test the best checkpoint (the last one without a monitored metric).
     """
 
     root: str = "result"
     name: str | None = None
+    group: str | None = None
     test_after_fit: bool = True
 
 
@@ -85,7 +88,12 @@ def new_run_dir(options: RunOptions, data_name: str, net_name: str) -> RunDir:
 
     def decide() -> str:
         stamp = time.strftime("%Y%m%d_%H%M%S")
-        base = Path(options.root) / data_name / "_".join(filter(None, [stamp, net_name, options.name]))
+        base = (
+            Path(options.root)
+            / data_name
+            / (options.group or "")
+            / "_".join(filter(None, [stamp, net_name, options.name]))
+        )
         path, n = base, 1
         while True:
             try:

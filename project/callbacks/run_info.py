@@ -62,6 +62,14 @@ class RunInfoWriter(Callback):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.info: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}
+
+    def update(self, **fields: Any) -> None:
+        """Add fields to ``run_info.json`` (``tune`` adds the study, the trial and the MLflow parent run)."""
+        self.extra.update(fields)
+        if self.info:
+            self.info.update(fields)
+            self._write()
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(".json.tmp")
@@ -92,6 +100,7 @@ class RunInfoWriter(Callback):
             "resumes": [*previous.get("resumes", []), now] if previous else [],
             "end_time": None,
             "status": "running",
+            **self.extra,
         }
         self._write()
 
