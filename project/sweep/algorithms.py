@@ -49,6 +49,7 @@ def make_pruner(spec: Algorithm) -> "BasePruner":
     classes = {
         "median": optuna.pruners.MedianPruner,
         "hyperband": optuna.pruners.HyperbandPruner,
+        "threshold": optuna.pruners.ThresholdPruner,
         "none": optuna.pruners.NopPruner,
     }
     return _build(classes[spec.name], spec.options, "study.pruner")

@@ -91,7 +91,8 @@ def check_key(key: str, flat: dict[str, Any]) -> None:
 def end_value(param: Param, end: str) -> Any:
     if param.type == "categorical":
         return param.choices[0 if end == "low" else -1]
-    return getattr(param, end)
+    value = getattr(param, end)
+    return float(value) if param.type == "float" else value  # `low: 1` of a float range is tried as 1.0
 
 
 def check_values(base: BaseConfig, sweep: SweepFile, values: dict[str, Any]) -> None:

@@ -155,6 +155,7 @@ def run_study(plan: Plan, study, storage) -> int:  # noqa: ANN001
         f" (storage {redact(plan.storage)})"
         + (f"; a grid of {grid_size(plan.sweep.space)}" if spec.sampler.name == "grid" else ""),
         highlight=False,
+        soft_wrap=True,
     )
 
     def on_event(kind: str, number: int) -> None:
@@ -196,5 +197,6 @@ def run_study(plan: Plan, study, storage) -> int:  # noqa: ANN001
         f"Best: trial {study.best_trial.number}, {metric} = {study.best_value:.6g}. "
         f"Train it again: python main.py fit --config {best}",
         highlight=False,
+        soft_wrap=True,
     )
     return 0

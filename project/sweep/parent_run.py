@@ -95,7 +95,8 @@ class ParentRun:
         """Upload the plots and files, then end the run (KILLED when a signal stopped the study)."""
         if self.logger is None or self.logger.run_id is None:
             return
-        plots = draw_plots(self.study, self.study_dir / "plots")
+        completed = [t for t in self.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        plots = draw_plots(self.study, self.study_dir / "plots") if completed else []
         for path in [*plots, *files]:
             if path.is_file():
                 self.logger.log_artifact(path, "plots" if path in plots else None)

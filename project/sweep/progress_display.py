@@ -1,5 +1,6 @@
 """The study's progress on screen: a live table in a terminal, one line per finished trial elsewhere."""
 
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -7,6 +8,7 @@ from rich.console import Console
 from rich.live import Live
 
 from project.sweep.results import trial_line, trials_table
+from project.sweep.trial_process import last_lines
 
 
 class ProgressDisplay:
@@ -41,15 +43,28 @@ class ProgressDisplay:
         trial = self.study.get_trials(deepcopy=False)[number]
         if kind == "started":
             log = trial.user_attrs.get("log", "")
-            self.console.print(f"trial {number} started (log: {log})", highlight=False)
+            self.console.print(f"trial {number} started (log: {log})", highlight=False, soft_wrap=True)
         elif kind == "requeued":
             self.console.print(
                 f"trial {number} was left running by a stopped driver: re-queued", highlight=False
             )
         else:
-            self.console.print(trial_line(trial, self.metric), highlight=False)
+            line = trial_line(trial, self.metric)
+            if trial.state.name == "FAIL" and "interrupted" not in trial.user_attrs:
+                line += f": exit status {trial.user_attrs.get('exit_code')}, {failure(trial)}"
+            self.console.print(line, highlight=False, soft_wrap=True)
 
     def final(self) -> None:
         """The full table at the end (a terminal already shows it)."""
         if not self.console.is_terminal:
             self.console.print(self.table())
+
+
+def failure(trial: optuna.trial.FrozenTrial) -> str:
+    """The error line of a failed trial's log (``error: ...`` or the traceback's last line), and the log."""
+    log = trial.user_attrs.get("log")
+    lines = last_lines(Path(log), 40).splitlines() if log else []
+    errors = [line for line in lines if line.startswith("error:")] or [
+        line for line in lines if line.strip()
+    ][-1:]
+    return f"{errors[-1].strip() if errors else 'no output'} (log: {log})"

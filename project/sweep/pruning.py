@@ -9,6 +9,7 @@ the loggers close normally; ``run_info.json`` records ``pruned``, and the MLflow
 """
 
 import math
+import threading
 from typing import Any
 
 import optuna
@@ -46,17 +47,38 @@ class StudyPruning(Callback):
         self.validations = 0
         self.best: float | None = None
         self.pruned_at: int | None = None
+        self._opening: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.is_global_zero:
-            self.trial = open_trial(self.link)
-            self.trial.set_user_attr("run_dir", str(trainer.default_root_dir))
+            # Opening the study takes a second or two (imports, schema check): done while training starts.
+            self._opening = threading.Thread(target=self._open, args=(str(trainer.default_root_dir),))
+            self._opening.start()
+
+    def _open(self, run_dir: str) -> None:
+        try:
+            trial = open_trial(self.link)
+            trial.set_user_attr("run_dir", run_dir)
+            self.trial = trial
+        except BaseException as error:  # noqa: BLE001 - raised in the training thread by `_opened`
+            self._error = error
+
+    def _opened(self) -> optuna.trial.Trial:
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
+        if self._error is not None:
+            raise RuntimeError(
+                f"trial {self.link.trial} could not reach its study: {self._error}"
+            ) from self._error
+        return self.trial
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
         prune = False
-        if trainer.is_global_zero and self.trial is not None:
+        if trainer.is_global_zero:
             prune = self._report(trainer.callback_metrics.get(self.link.metric))
         self.validations += 1
         prune = trainer.strategy.broadcast(prune, src=0)
@@ -73,8 +95,9 @@ class StudyPruning(Callback):
         if math.isfinite(value):
             better = max if self.link.direction == "maximize" else min
             self.best = value if self.best is None else better(self.best, value)
-        self.trial.report(value, self.validations)
-        return self.trial.should_prune()
+        trial = self._opened()
+        trial.report(value, self.validations)
+        return trial.should_prune()
 
     def _mark_pruned(self, trainer: Trainer) -> None:
         from project.callbacks.run_info import RunInfoWriter
@@ -96,8 +119,9 @@ class StudyPruning(Callback):
                     rank_zero_warn(f"could not tag the MLflow run as pruned: {error}")
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.is_global_zero and self.trial is not None:
-            self.trial.set_user_attr("pruned", self.pruned_at is not None)
-            self.trial.set_user_attr("validations", self.validations)
+        if trainer.is_global_zero:
+            trial = self._opened()
+            trial.set_user_attr("pruned", self.pruned_at is not None)
+            trial.set_user_attr("validations", self.validations)
             if self.best is not None:
-                self.trial.set_user_attr("value", self.best)
+                trial.set_user_attr("value", self.best)

@@ -11,7 +11,7 @@ from typing import Any
 from project.errors import UserError, did_you_mean
 
 SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "hyperband", "threshold", "none")
 DIRECTIONS = ("maximize", "minimize")
 PARAM_TYPES = ("float", "int", "categorical")
 STUDY_KEYS = (

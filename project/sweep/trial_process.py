@@ -36,11 +36,14 @@ class TrialProcess:
     slot: int
 
 
-def trial_environment(link: TrialLink, gpus: list[str] | None) -> dict[str, str]:
+def trial_environment(link: TrialLink, gpus: list[str] | None, workers: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_RUN_ID" and not k.startswith(ENV_PREFIX)}
     env[TRIAL_ENV] = link.to_env()
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    elif workers > 1 and "OMP_NUM_THREADS" not in env:
+        # CPU trials side by side: a share of the cores each, not every core each (threads would contend).
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     return env
 
 
@@ -90,7 +93,7 @@ def start_trial(
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=trial_environment(link, gpu_slice(slot, workers)),
+            env=trial_environment(link, gpu_slice(slot, workers), workers),
             start_new_session=True,
         )
     return TrialProcess(number, trial_id, params, process, time.time(), log, config, slot)
