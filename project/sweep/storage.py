@@ -56,6 +56,9 @@ def open_storage(location: str) -> "BaseStorage":
     import optuna
 
     if is_url(location):
+        # A bare postgresql:// means psycopg2 to SQLAlchemy 2.0 and psycopg (3) to 2.1: take psycopg, the one
+        # the `postgres` extra installs.
+        location = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", location)
         kwargs = (
             {"connect_args": {"timeout": 60}} if location.startswith("sqlite:") else {"pool_pre_ping": True}
         )
