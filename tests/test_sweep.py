@@ -147,7 +147,12 @@ def test_sweep_file_grid_and_defaults(tmp_path: Path) -> None:
     assert nested({"a.b": 1, "a.c": 2, "d": 3}) == {"a": {"b": 1, "c": 2}, "d": 3}
 
 
-def test_help_mentions_tune() -> None:
+def test_help_mentions_tune_and_fit_does_not_import_optuna() -> None:
+    code = "import sys, project.cli; print(sorted(m for m in ('optuna', 'sqlalchemy') if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr[-2000:]
     result = main_py("--help")
     assert result.returncode == 0
     assert "main.py tune --config" in " ".join(result.stdout.split())

@@ -63,6 +63,8 @@ class SparseRichProgressBar(RichProgressBar):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        if self.is_disabled:  # ranks > 0: the bar never started its dataloader count (asserted below)
+            return
         total = self.total_val_batches_current_dataloader if not trainer.sanity_checking else 0
         if trainer.sanity_checking or not self._skip(batch_idx, total):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)

@@ -191,7 +191,12 @@ def run_study(plan: Plan, study, storage) -> int:  # noqa: ANN001
         )
         return 128 + stopped
     if best is None:
-        display.console.print(f"error: no trial completed; see the logs in {plan.study_dir / 'logs'}")
+        if any(t.state.name == "PRUNED" for t in study.trials):
+            display.console.print("No trial completed: every trial was pruned; no best.yaml.")
+            return 0
+        display.console.print(
+            f"error: no trial completed; see the logs in {plan.study_dir / 'logs'}", soft_wrap=True
+        )
         return 1
     display.console.print(
         f"Best: trial {study.best_trial.number}, {metric} = {study.best_value:.6g}. "

@@ -43,7 +43,9 @@ class ProgressDisplay:
         trial = self.study.get_trials(deepcopy=False)[number]
         if kind == "started":
             log = trial.user_attrs.get("log", "")
-            self.console.print(f"trial {number} started (log: {log})", highlight=False, soft_wrap=True)
+            self.console.print(
+                f"trial {number} started (log: {log})", highlight=False, soft_wrap=True, markup=False
+            )
         elif kind == "requeued":
             self.console.print(
                 f"trial {number} was left running by a stopped driver: re-queued", highlight=False
@@ -52,7 +54,7 @@ class ProgressDisplay:
             line = trial_line(trial, self.metric)
             if trial.state.name == "FAIL" and "interrupted" not in trial.user_attrs:
                 line += f": exit status {trial.user_attrs.get('exit_code')}, {failure(trial)}"
-            self.console.print(line, highlight=False, soft_wrap=True)
+            self.console.print(line, highlight=False, soft_wrap=True, markup=False)
 
     def final(self) -> None:
         """The full table at the end (a terminal already shows it)."""

@@ -6,6 +6,7 @@ from typing import Any
 import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
+from rich.markup import escape
 from rich.table import Table
 
 from project.run_dir import RunDir
@@ -63,7 +64,7 @@ def trials_table(study: optuna.Study, keys: list[str], metric: str) -> Table:
         style = "bold" if trial.number == best else None
         table.add_row(
             str(trial.number),
-            *(show_value(trial.params.get(k, "")) for k in keys),
+            *(escape(show_value(trial.params.get(k, ""))) for k in keys),
             "" if value is None else f"{value:.4f}",
             f"[{STATE_STYLE.get(trial.state.name, '')}]{state_of(trial)}[/]",
             duration(trial),

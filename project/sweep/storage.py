@@ -10,7 +10,9 @@ SQLite takes one writer at a time and fails with "database is locked" under seve
 it is refused with ``--workers`` > 1. The study database is never MLflow's ``mlflow.db``.
 """
 
+import random
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 SQLITE_FILE = "study.db"
 JOURNAL_FILE = "study.journal"
+SCHEMA_ATTEMPTS = 5
 
 
 def storage_location(given: str | None, study_dir: Path, workers: int) -> str:
@@ -64,10 +67,19 @@ def open_storage(location: str) -> "BaseStorage":
         )
         if location.startswith("sqlite:///"):
             Path(location.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return optuna.storages.RDBStorage(location, engine_kwargs=kwargs)
-        except ImportError as err:
-            raise UserError(f"--storage {redact(location)}: {err} (install the database's driver)") from None
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                return optuna.storages.RDBStorage(location, engine_kwargs=kwargs)
+            except ImportError as err:
+                raise UserError(
+                    f"--storage {redact(location)}: {err} (install the database's driver)"
+                ) from None
+            except Exception as err:
+                # Machines that start at once on an empty database race to create the tables ("duplicate
+                # key"); the losers find them made when they try again.
+                if "duplicate" not in str(err).lower() or attempt == SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 + random.random())
     from optuna.storages.journal import JournalFileBackend
 
     Path(location).parent.mkdir(parents=True, exist_ok=True)
