@@ -10,8 +10,13 @@ import argparse
 import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from project.errors import UserError, user_errors_exit_2
+
+if TYPE_CHECKING:
+    from project.sweep.base_config import BaseConfig
+    from project.sweep.sweep_file import SweepFile
 
 DESCRIPTION = (
     "Hyperparameter search with Optuna: every trial is a `main.py fit` run in <run.root>/<data>/<study>/, "
@@ -35,8 +40,8 @@ def tune_parser() -> argparse.ArgumentParser:
 class Plan:
     """A checked study, ready to run."""
 
-    sweep: "object"
-    base: "object"
+    sweep: "SweepFile"
+    base: "BaseConfig"
     n_trials: int
     workers: int
     study_dir: Path
@@ -97,11 +102,11 @@ def open_study(plan: Plan):  # noqa: ANN201 - (optuna.Study, BaseStorage)
 
     spec = plan.sweep.study
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(plan.storage)
     sampler = make_sampler(
         spec.sampler, spec.seed, grid(plan.sweep.space) if spec.sampler.name == "grid" else None
     )
     try:
+        storage = open_storage(plan.storage)
         study = optuna.create_study(
             study_name=spec.name,
             storage=storage,
