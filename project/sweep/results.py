@@ -31,9 +31,9 @@ def show_value(value: Any) -> str:
 def state_of(trial: FrozenTrial) -> str:
     state = trial.state.name
     if "interrupted" in trial.user_attrs:
-        return "FAIL (interrupted, re-queued)"
+        return "FAIL, re-queued"
     if "retry_of" in trial.user_attrs:
-        return f"{state} (re-run of {trial.user_attrs['retry_of']})"
+        return f"{state} (#{trial.user_attrs['retry_of']} again)"
     return state
 
 
