@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # e.g. make bench BENCH_ARGS="--out bench.json --check"
 BENCH_ARGS ?=
 
-.PHONY: install train test test-fast lint format mlflow tensorboard bench
+.PHONY: install train tune test test-fast lint format mlflow tensorboard bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ install: $(STAMP)
 
 train: install
 	$(BIN)/python main.py fit --config configs/digits.yaml
+
+# A 12-trial Optuna study on Digits with 8-epoch trials (configs/sweeps/digits.yaml, docs/sweeps.md).
+TUNE_ARGS ?= --trainer.max_epochs=8 --model.scheduler.init_args.T_max=8
+tune: install
+	$(BIN)/python main.py tune --config configs/digits.yaml --sweep configs/sweeps/digits.yaml $(TUNE_ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

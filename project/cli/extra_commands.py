@@ -1,6 +1,6 @@
-"""Commands beside LightningCLI's subcommands (they are not Trainer methods): ``export`` and ``serve``.
+"""Commands beside LightningCLI's subcommands (they are not Trainer methods): ``tune``, ``export``, ``serve``.
 
-Each is imported only when called, so ``fit`` pays nothing for onnx, onnxruntime or litserve.
+Each is imported only when called, so ``fit`` pays nothing for optuna, onnx, onnxruntime or litserve.
 """
 
 from collections.abc import Callable
@@ -20,8 +20,15 @@ def _serve(argv: list[str]) -> None:
     main(argv, TemplateArgumentParser)
 
 
-EXTRA_COMMANDS: dict[str, Callable[[list[str]], None]] = {"export": _export, "serve": _serve}
+def _tune(argv: list[str]) -> None:
+    from project.sweep.command import tune_main
+
+    tune_main(argv)
+
+
+EXTRA_COMMANDS: dict[str, Callable[[list[str]], None]] = {"tune": _tune, "export": _export, "serve": _serve}
 EXTRA_HELP = (
-    "more commands: `export` (RUN/export/: model.onnx, model.pt2, export.json, parity-checked) and `serve` "
-    "(HTTP /predict, /health, /info); see `python main.py export --help`, `python main.py serve --help`"
+    "more commands: `tune` (hyperparameter search: tune --config X.yaml --sweep configs/sweeps/X.yaml), "
+    "`export` (RUN/export/: model.onnx, model.pt2, export.json, parity-checked) and `serve` "
+    "(HTTP /predict, /health, /info); see `python main.py tune|export|serve --help`"
 )

@@ -40,6 +40,7 @@ from project.run.ranks import is_lightning_child, rank_zero_first, shared_value
 from project.run.resolve import continue_requeued, resolve
 from project.run.run_dir import RunDir, is_global_zero, new_run_dir
 from project.run.trainer import Trainer
+from project.sweep.trial_link import join_study
 
 
 class TemplateCLI(LightningCLI):
@@ -179,6 +180,8 @@ class TemplateCLI(LightningCLI):
 
     def after_instantiate_classes(self) -> None:
         finish_trainer(self.trainer, self.run_dir)
+        if self.subcommand == "fit":
+            join_study(self.trainer, self.run_dir)  # only when `main.py tune` started this run as a trial
 
     def remove_unused_run_dir(self) -> None:
         """A command that fails before training leaves no run dir behind."""

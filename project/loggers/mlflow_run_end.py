@@ -27,9 +27,11 @@ def read_run_info(run_dir: Path | None) -> dict[str, Any]:
 
 
 def final_status(run_dir: Path | None, finalize_status: str) -> str:
-    """KILLED for an interrupted run, FAILED when Lightning says so, else what ``run_info.json`` says."""
-    recorded = read_run_info(run_dir).get("status")
-    if recorded == "interrupted":
+    """KILLED for an interrupted or pruned run (``tune``), FAILED when Lightning says so, else what
+    ``run_info.json`` says."""
+    info = read_run_info(run_dir)
+    recorded = info.get("status")
+    if recorded == "interrupted" or info.get("pruned"):
         return "KILLED"
     return "FAILED" if finalize_status == "failed" else MLFLOW_STATUS.get(recorded, "FINISHED")
 

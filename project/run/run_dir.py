@@ -1,4 +1,4 @@
-"""The run directory: ``<root>/<data name>/<YYYYmmdd_HHMMSS>_<net name>[_<name>]/``.
+"""The run directory: ``<root>/<data name>/[<group>/]<YYYYmmdd_HHMMSS>_<net name>[_<name>]/``.
 
 It holds ``config.yaml``, ``run_info.json``, ``checkpoints/``, ``tensorboard/``, ``predictions/`` and
 ``export/``; a ``config.yaml`` found in such a directory marks the directory as a run to resume or evaluate.
@@ -115,7 +115,12 @@ def new_run_dir(options: RunOptions, data_name: str, net_name: str) -> RunDir:
 
     def decide() -> str:
         stamp = time.strftime("%Y%m%d_%H%M%S")
-        base = Path(options.root) / data_name / "_".join(filter(None, [stamp, net_name, options.name]))
+        base = (
+            Path(options.root)
+            / data_name
+            / (options.group or "")
+            / "_".join(filter(None, [stamp, net_name, options.name]))
+        )
         path, n = base, 1
         while True:
             try:

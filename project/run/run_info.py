@@ -57,6 +57,14 @@ class RunInfoWriter(Callback):
     def __init__(self, path: str | Path) -> None:
         self.file = RunInfo(path)
         self.info: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}
+
+    def update(self, **fields: Any) -> None:
+        """Add fields to ``run_info.json`` (``tune`` adds the study, the trial and the MLflow parent run)."""
+        self.extra.update(fields)
+        if self.info:
+            self.info.update(fields)
+            self._write()
 
     def _write(self) -> None:
         self.file.write(self.info)
@@ -85,6 +93,7 @@ class RunInfoWriter(Callback):
             "resumes": [*previous.get("resumes", []), now] if previous else [],
             "end_time": None,
             "status": "running",
+            **self.extra,
         }
         self._write()
 
