@@ -170,6 +170,22 @@ CASES = [
         ["--config", f"{F}/plateau.yaml"],
         ["model.scheduler.init_args.monitor", "'val/los'"],
     ),
+    # A class's own argument error, named from where the config mounts it, also inside a LinearWarmup.
+    (
+        "warmup-nested-schedule",
+        [
+            "--model.scheduler=LinearWarmup",
+            "--model.scheduler.warmup=2",
+            "--model.scheduler.scheduler=CosineAnnealingWarmupReduceRestarts",
+            "--model.scheduler.scheduler.T_0=0",
+        ],
+        ["model.scheduler.init_args.scheduler.init_args.T_0: 0", "integer >= 1"],
+    ),
+    (
+        "warmup-argument",
+        ["--model.scheduler=LinearWarmup", "--model.scheduler.warmup=-1"],
+        ["model.scheduler.init_args.warmup: -1"],
+    ),
     ("unknown-strategy", ["--trainer.strategy=dpp"], ["trainer.strategy", "'dpp'", "did you mean ddp"]),
     (
         "fsdp-on-cpu",

@@ -26,6 +26,7 @@ from project.cli.checks_before import check_ckpt_path, check_trainer
 from project.cli.class_restarts import dump_for_print, parse_with_class_restarts
 from project.cli.config_upgrade import upgrade_checkpoint_entries
 from project.cli.extra_commands import EXTRA_HELP
+from project.cli.mount_keys import mounted_classes, with_mount_key
 from project.cli.parser import TemplateArgumentParser
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
@@ -143,8 +144,11 @@ class TemplateCLI(LightningCLI):
             check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path, names)
             if self.subcommand == "fit":
                 refuse_stale_batch_norm(self.trainer, self.model)
-        except BaseException:
+        except BaseException as exc:
             self.remove_unused_run_dir()
+            keyed = with_mount_key(exc, mounted_classes(self.config[self.subcommand]))
+            if keyed is not None:
+                raise keyed from exc
             raise
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:

@@ -172,7 +172,5 @@ def chosen_metrics(metrics: list[str] | None, known: dict) -> list[str]:
     names = list(metrics) if metrics is not None else list(known)
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError(
-            f"model.evaluator.metrics: unknown metric {', '.join(unknown)}; known: {', '.join(known)}"
-        )
+        raise ValueError(f"metrics: unknown metric {', '.join(unknown)}; known: {', '.join(known)}")
     return names
