@@ -248,7 +248,7 @@ CASES = [
         ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss"] * 2,
         ["trainer.callbacks[1]", "trainer.callbacks[0]", "EarlyStopping", "'val/loss'"],
     ),
-    # Learning rates reach the loggers only, never `trainer.callback_metrics`.
+    # Learning rates are set by the schedule: no measure of the model to monitor.
     (
         "early-stopping-on-lr",
         ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=lr-AdamW"],

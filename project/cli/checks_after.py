@@ -102,11 +102,11 @@ def check_monitors(monitors: dict[str, str], model: LightningModule) -> None:
         if monitor in known:
             continue
         if monitor.startswith("lr-"):
-            # The learning-rate loggers (ours, Lightning's LearningRateMonitor) write to the loggers only;
-            # `trainer.callback_metrics` never holds a rate: the monitor would fail at the first validation.
+            # LearningRateMonitor also puts the rate in `callback_metrics`, but the schedule sets it: ranking
+            # checkpoints or stopping by it says nothing about the model.
             raise UserError(
-                f"{key}: {monitor!r} is a learning rate, which goes to the loggers only and cannot be "
-                f"monitored; monitor one of: {', '.join(known)}"
+                f"{key}: {monitor!r} is a learning rate, set by the schedule, which says nothing about "
+                f"the model; monitor one of: {', '.join(known)}"
             )
         raise UserError(
             f"{key}: {monitor!r} is never logged; logged keys: {', '.join(known)}"
