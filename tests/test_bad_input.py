@@ -311,10 +311,15 @@ def test_bad_command_exits_2_naming_the_problem(
 
 
 def test_more_gpus_than_the_machine_has(monkeypatch: pytest.MonkeyPatch, run_root: Path, capsys) -> None:
-    # A machine with 2 GPUs, as far as the check can tell; it fails before anything touches CUDA.
+    # A machine with 2 GPUs, as far as the checks can tell; they fail before anything touches CUDA.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    for devices, named in (("4", "4 GPUs requested, but this machine has 2"), ("[0,5]", "GPU [5] requested")):
+    # Lightning's own check in `Trainer()`, in its words behind the key: "You requested gpu: [0, 5] But your
+    # machine only has: [0, 1]".
+    for devices, named in (
+        ("4", "But your machine only has: [0, 1]"),
+        ("[0,5]", "You requested gpu: [0, 5]"),
+    ):
         code, err = run_bad(
             "fit",
             "--config",

@@ -28,6 +28,7 @@ from project.cli.config_upgrade import upgrade_checkpoint_entries
 from project.cli.extra_commands import EXTRA_HELP
 from project.cli.mount_keys import mounted_classes, with_mount_key
 from project.cli.parser import TemplateArgumentParser
+from project.cli.trainer_errors import trainer_errors
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
 from project.model.module import SupervisedModule
@@ -90,7 +91,7 @@ class TemplateCLI(LightningCLI):
                 sys.exit(0)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
         upgrade_checkpoint_entries(cfg)
-        if self.config.get("subcommand") in ("fit", None):  # before check_trainer refuses FSDP on a CPU
+        if self.config.get("subcommand") in ("fit", None):
             refuse_weight_averaging_combinations(cfg)
         check_trainer(cfg.trainer)
         if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
@@ -164,7 +165,8 @@ class TemplateCLI(LightningCLI):
         # Before Lightning's own check in Trainer.__init__, whose RuntimeError names neither entry.
         check_unique_states([*ours, *named])
         self.named_callbacks = [*named, *ours]
-        return super().instantiate_trainer(**kwargs, callbacks=[c for _, c in self.named_callbacks])
+        with trainer_errors(dict(trainer_args)):  # Lightning refuses devices, accelerators, strategies itself
+            return super().instantiate_trainer(**kwargs, callbacks=[c for _, c in self.named_callbacks])
 
     def after_instantiate_classes(self) -> None:
         finish_trainer(self.trainer, self.run_dir)
