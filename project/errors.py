@@ -1,9 +1,10 @@
 """User mistakes end with exit status 2 and one short message; bugs keep their traceback and exit 1.
 
 A user mistake is a ``UserError``, or any ``ValueError``/``TypeError`` whose message starts with the config
-key it is about (``"data.root: folder x does not exist"``), which is how the project's classes report bad
-arguments, or Lightning's ``MisconfigurationException``. jsonargparse wraps errors raised while it builds
-classes; the original message is found in the exception's ``__cause__`` chain.
+key it is about (``"data.root: folder x does not exist"``), or Lightning's ``MisconfigurationException``.
+Reusable classes name only their own argument (``"root: folder x does not exist"``); the CLI puts the key
+where it mounted the class in front (``at_key``, ``project.cli.mount_keys``). jsonargparse wraps errors
+raised while it builds classes; the original message is found in the exception's ``__cause__`` chain.
 
 ``--debug-errors`` on the command line, or ``PROJECT_DEBUG_ERRORS=1``, prints the traceback as well.
 """
