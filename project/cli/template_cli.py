@@ -147,7 +147,7 @@ class TemplateCLI(LightningCLI):
                 refuse_stale_batch_norm(self.trainer, self.model)
         except BaseException as exc:
             self.remove_unused_run_dir()
-            keyed = with_mount_key(exc, mounted_classes(self.config[self.subcommand]))
+            keyed = with_mount_key(exc, mounted_classes(self.config.get(self.subcommand or "", self.config)))
             if keyed is not None:
                 raise keyed from exc
             raise
