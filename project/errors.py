@@ -1,9 +1,10 @@
 """User mistakes end with exit status 2 and one short message; bugs keep their traceback and exit 1.
 
 A user mistake is a ``UserError``, or any ``ValueError``/``TypeError`` whose message starts with the config
-key it is about (``"data.root: folder x does not exist"``), which is how the project's classes report bad
-arguments, or Lightning's ``MisconfigurationException``. jsonargparse wraps errors raised while it builds
-classes; the original message is found in the exception's ``__cause__`` chain.
+key it is about (``"data.root: folder x does not exist"``), or Lightning's ``MisconfigurationException``.
+Reusable classes name only their own argument (``"root: folder x does not exist"``); the CLI puts the key
+where it mounted the class in front (``at_key``, ``project.cli.mount_keys``). jsonargparse wraps errors
+raised while it builds classes; the original message is found in the exception's ``__cause__`` chain.
 
 ``--debug-errors`` on the command line, or ``PROJECT_DEBUG_ERRORS=1``, prints the traceback as well.
 """
@@ -28,8 +29,34 @@ _KEYED = re.compile(
 )
 
 
+# A class's message about one of its own arguments: `T_0: ...`, `scheduler.init_args.T_0: ...`.
+_ARGUMENT = re.compile(r"^[A-Za-z_]\w*(?:[.\[][^\s:]*)?:\s")
+
+
 class UserError(ValueError):
     """A mistake in the command, a config file, the data or a checkpoint; the message names the culprit."""
+
+
+def names_argument(message: str) -> bool:
+    """Whether ``message`` starts with the argument it is about (``"T_0: must be >= 1, got 0"``)."""
+    return bool(_ARGUMENT.match(message))
+
+
+def at_key(key: str, message: str) -> str:
+    """A class's ``message`` as seen from where it is mounted at ``key``:
+    ``at_key("model.scheduler.init_args", "T_0: ...")`` is ``"model.scheduler.init_args.T_0: ..."``;
+    a message about no argument in particular gets ``"key: "`` in front."""
+    return f"{key}.{message}" if names_argument(message) else f"{key}: {message}"
+
+
+@contextmanager
+def nested_errors(argument: str) -> Iterator[None]:
+    """In a class that builds another from its argument ``argument`` (a schedule inside ``LinearWarmup``): the
+    inner class's ``ValueError`` names its argument from here, ``argument.init_args.T_0: ...``."""
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(at_key(f"{argument}.init_args", str(err))) from err
 
 
 def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
@@ -47,7 +74,8 @@ def debug_errors() -> bool:
     return os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes")
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors it was raised from, outermost first."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -67,11 +95,11 @@ def user_message(exc: BaseException) -> str | None:
     """The message to show if ``exc`` (or an error it wraps) is a user mistake, else ``None``."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    for err in _chain(exc):
+    for err in error_chain(exc):
         text = _from_worker(str(err))
         if isinstance(err, UserError) or (isinstance(err, ValueError | TypeError) and _KEYED.match(text)):
             return text
-    for err in _chain(exc):
+    for err in error_chain(exc):
         if isinstance(err, MisconfigurationException):
             return f"configuration: {err}"
     return None

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from project.config_tree import flatten  # noqa: E402
 from project.loggers.mlflow_connection import apply_request_limits  # noqa: E402
 from project.loggers.mlflow_experiment import EXPERIMENT_TAGS  # noqa: E402
-from project.loggers.mlflow_limits import batches, legal_name, params_for_mlflow  # noqa: E402
+from project.loggers.mlflow_limits import legal_name, params_for_mlflow  # noqa: E402
 from project.loggers.mlflow_run_end import MLFLOW_STATUS  # noqa: E402
 from project.run.run_dir import RunDir  # noqa: E402
 
@@ -88,8 +88,7 @@ def sync(run: Path, tracking_uri: str | None = None, checkpoints: bool = False) 
 
     existing = client.get_run(run_id).data.params
     params = [Param(k, v) for k, v in params_for_mlflow(flatten(config)).items() if k not in existing]
-    for chunk in batches(params, "params"):
-        client.log_batch(run_id, params=chunk)
+    client.log_batch(run_id, params=params)  # MLflow splits it into requests of its size limits
     sent["params"] = len(params)
 
     metrics = []
@@ -99,8 +98,7 @@ def sync(run: Path, tracking_uri: str | None = None, checkpoints: bool = False) 
         # A step TensorBoard recorded twice (a resumed run) is sent once, with its last value.
         latest = {step: (value, wall) for step, value, wall in points}
         metrics += [Metric(key, v, int(w * 1000), s) for s, (v, w) in sorted(latest.items()) if s not in have]
-    for chunk in batches(metrics, "metric values"):
-        client.log_batch(run_id, metrics=chunk)
+    client.log_batch(run_id, metrics=metrics)
     sent["metric values"] = len(metrics)
 
     info["mlflow_run_id"] = run_id

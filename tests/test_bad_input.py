@@ -170,6 +170,22 @@ CASES = [
         ["--config", f"{F}/plateau.yaml"],
         ["model.scheduler.init_args.monitor", "'val/los'"],
     ),
+    # A class's own argument error, named from where the config mounts it, also inside a LinearWarmup.
+    (
+        "warmup-nested-schedule",
+        [
+            "--model.scheduler=LinearWarmup",
+            "--model.scheduler.warmup=2",
+            "--model.scheduler.scheduler=CosineAnnealingWarmupReduceRestarts",
+            "--model.scheduler.scheduler.T_0=0",
+        ],
+        ["model.scheduler.init_args.scheduler.init_args.T_0: 0", "integer >= 1"],
+    ),
+    (
+        "warmup-argument",
+        ["--model.scheduler=LinearWarmup", "--model.scheduler.warmup=-1"],
+        ["model.scheduler.init_args.warmup: -1"],
+    ),
     ("unknown-strategy", ["--trainer.strategy=dpp"], ["trainer.strategy", "'dpp'", "did you mean ddp"]),
     (
         "fsdp-on-cpu",
@@ -232,7 +248,7 @@ CASES = [
         ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss"] * 2,
         ["trainer.callbacks[1]", "trainer.callbacks[0]", "EarlyStopping", "'val/loss'"],
     ),
-    # Learning rates reach the loggers only, never `trainer.callback_metrics`.
+    # Learning rates are set by the schedule: no measure of the model to monitor.
     (
         "early-stopping-on-lr",
         ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=lr-AdamW"],
@@ -295,10 +311,15 @@ def test_bad_command_exits_2_naming_the_problem(
 
 
 def test_more_gpus_than_the_machine_has(monkeypatch: pytest.MonkeyPatch, run_root: Path, capsys) -> None:
-    # A machine with 2 GPUs, as far as the check can tell; it fails before anything touches CUDA.
+    # A machine with 2 GPUs, as far as the checks can tell; they fail before anything touches CUDA.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    for devices, named in (("4", "4 GPUs requested, but this machine has 2"), ("[0,5]", "GPU [5] requested")):
+    # Lightning's own check in `Trainer()`, in its words behind the key: "You requested gpu: [0, 5] But your
+    # machine only has: [0, 1]".
+    for devices, named in (
+        ("4", "But your machine only has: [0, 1]"),
+        ("[0,5]", "You requested gpu: [0, 5]"),
+    ):
         code, err = run_bad(
             "fit",
             "--config",

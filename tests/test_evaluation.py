@@ -220,3 +220,21 @@ def test_padding_of_a_distributed_sampler_is_dropped_and_order_kept(tmp_path: Pa
         rows = read_rows(tmp_path / str(rank) / "predictions" / "test.csv")
         assert [int(r["index"]) for r in rows] == expected
         assert [int(r["target"]) for r in rows] == data.tensors[1][expected].tolist()
+
+
+def test_loss_mean_weighs_batches_by_their_samples_and_keeps_nan() -> None:
+    from project.evaluation.evaluator import Evaluator
+
+    mean = Evaluator()._loss
+    mean.update(torch.tensor(1.0), weight=3)
+    mean.update(torch.tensor(3.0), weight=1)
+    assert mean.compute().item() == pytest.approx(1.5)
+    mean.update(torch.tensor(float("nan")), weight=2)
+    assert torch.isnan(mean.compute()), "a diverging loss shows as NaN"
+
+
+def test_confusion_matrix_figure_is_drawn(tmp_path: Path) -> None:
+    evaluator = ClassificationEvaluator(num_classes=3)
+    evaluator.update(torch.eye(3)[[0, 1, 2, 2]], torch.tensor([0, 1, 2, 1]))
+    (path,) = evaluator.save_figures("test", tmp_path, is_global_zero=True)
+    assert path == tmp_path / "confusion_matrix_test.png" and path.read_bytes()[:4] == b"\x89PNG"

@@ -4,14 +4,13 @@ They run right after instantiation, before any training; a failure is a ``UserEr
 CLI removes the run dir this command created.
 """
 
-import re
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
 from project.cli.dry_forward import check_net_fits_data
-from project.errors import UserError, did_you_mean
+from project.errors import UserError, at_key, did_you_mean
 from project.run.checkpoint_read import read_checkpoint
 
 # Words torch's optimizers use in their argument errors, and the init_args key they mean.
@@ -72,10 +71,11 @@ def check_optimizer(model: LightningModule) -> str | None:
         return None
     try:
         scheduler = make_scheduler(optimizer)
-    except (ValueError, TypeError) as err:
-        if re.match(r"^model\.", str(err)):
-            raise
-        raise UserError(f"model.scheduler.init_args: {err}") from err
+    except (
+        ValueError,
+        TypeError,
+    ) as err:  # the schedule's own argument, or nested: `scheduler.init_args.T_0`
+        raise UserError(at_key("model.scheduler.init_args", str(err))) from err
     monitor = getattr(scheduler, "monitor", None)
     return monitor if isinstance(monitor, str) else None
 
@@ -102,11 +102,11 @@ def check_monitors(monitors: dict[str, str], model: LightningModule) -> None:
         if monitor in known:
             continue
         if monitor.startswith("lr-"):
-            # The learning-rate loggers (ours, Lightning's LearningRateMonitor) write to the loggers only;
-            # `trainer.callback_metrics` never holds a rate: the monitor would fail at the first validation.
+            # LearningRateMonitor also puts the rate in `callback_metrics`, but the schedule sets it: ranking
+            # checkpoints or stopping by it says nothing about the model.
             raise UserError(
-                f"{key}: {monitor!r} is a learning rate, which goes to the loggers only and cannot be "
-                f"monitored; monitor one of: {', '.join(known)}"
+                f"{key}: {monitor!r} is a learning rate, set by the schedule, which says nothing about "
+                f"the model; monitor one of: {', '.join(known)}"
             )
         raise UserError(
             f"{key}: {monitor!r} is never logged; logged keys: {', '.join(known)}"

@@ -1,4 +1,4 @@
-"""Checks of the parsed config that need no class built: config files, trainer values, devices, checkpoints.
+"""Checks of the parsed config that need no class built: config files, trainer values, checkpoints.
 
 They run before the run dir is created, so a bad command leaves nothing behind. Each failure is a
 ``UserError`` naming the key and what is allowed.
@@ -31,7 +31,6 @@ TRAINER_MINIMUMS: dict[str, float] = {
     "num_sanity_val_steps": -1,
     "reload_dataloaders_every_n_epochs": 0,
 }
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
 CKPT_SHORTCUTS = ("best", "last", "hpc", "registry")
 
 
@@ -60,92 +59,26 @@ def check_config_files(paths: list[str]) -> None:
 
 
 def check_trainer(trainer: Namespace) -> None:
-    """Values in range, an accelerator, devices, strategy this machine has."""
+    """Values in range and a known strategy name. Devices, accelerators and what a strategy needs are checked
+    by ``Trainer()`` itself (its errors name the key through ``project.cli.trainer_errors``)."""
     for key, minimum in TRAINER_MINIMUMS.items():
         value = trainer.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and value < minimum:
             raise UserError(f"trainer.{key}: {value} is out of range; allowed: {minimum:g} or more")
-    accelerator = trainer.get("accelerator")
-    gpu = gpu_requested(accelerator)
-    check_devices(trainer.get("devices"), gpu)
-    check_strategy(trainer.get("strategy"), gpu)
+    check_strategy_name(trainer.get("strategy"))
 
 
-def gpu_requested(accelerator: Any) -> bool:
-    """Whether the run will use CUDA GPUs; raises for an accelerator name that does not exist or is absent."""
-    import torch
-
-    if not isinstance(accelerator, str):
-        return torch.cuda.is_available()  # an Accelerator instance or null: Lightning decides
-    name = accelerator.lower()
-    if name not in ACCELERATORS:
-        raise UserError(
-            f"trainer.accelerator: {accelerator!r} is unknown; allowed: {', '.join(ACCELERATORS)}"
-            f"{did_you_mean(name, ACCELERATORS)}"
-        )
-    if name in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise UserError(
-            f"trainer.accelerator: {accelerator!r} but this machine has no CUDA GPU; use cpu or auto"
-        )
-    return name in ("gpu", "cuda") or (name == "auto" and torch.cuda.is_available())
-
-
-def check_devices(devices: Any, gpu: bool) -> None:
-    import torch
-
-    allowed = "an integer >= 1, a list of GPU indices such as [0, 1], 'auto' or -1 (all GPUs)"
-    if devices is None or devices == "auto":
-        return
-    if isinstance(devices, str):
-        text = devices.strip().strip(",")
-        try:
-            devices = [int(i) for i in text.split(",")] if "," in text else int(text)
-        except ValueError:
-            raise UserError(f"trainer.devices: {devices!r} is not allowed; allowed: {allowed}") from None
-    if isinstance(devices, bool) or not isinstance(devices, int | list | tuple):
-        raise UserError(f"trainer.devices: {devices!r} is not allowed; allowed: {allowed}")
-    if not gpu:
-        if isinstance(devices, int) and devices < 1:
-            raise UserError(f"trainer.devices: {devices} on CPU; allowed: the number of processes, 1 or more")
-        if isinstance(devices, list | tuple):
-            raise UserError(
-                f"trainer.devices: {list(devices)} lists GPU indices, but the run uses the CPU; "
-                "on CPU give the number of processes (e.g. 2)"
-            )
-        return
-    available = torch.cuda.device_count()
-    if isinstance(devices, int):
-        if devices < -1 or devices == 0:
-            raise UserError(f"trainer.devices: {devices} is not allowed; allowed: {allowed}")
-        if devices > available:
-            raise UserError(f"trainer.devices: {devices} GPUs requested, but this machine has {available}")
-        return
-    missing = [i for i in devices if not isinstance(i, int) or not 0 <= i < available]
-    if missing:
-        raise UserError(
-            f"trainer.devices: GPU {missing} requested, but this machine has GPUs {list(range(available))}"
-        )
-
-
-def check_strategy(strategy: Any, gpu: bool) -> None:
+def check_strategy_name(strategy: Any) -> None:
+    """Lightning refuses an unknown name too, but lists a few examples and no close match."""
     from lightning.pytorch.strategies import StrategyRegistry
 
-    if isinstance(strategy, Namespace):
-        name = strategy.get("class_path", "").rpartition(".")[2].lower().replace("strategy", "")
-    elif isinstance(strategy, str):
-        name = strategy.lower()
-        known = ["auto", *StrategyRegistry.available_strategies()]
-        if name not in known:
-            raise UserError(
-                f"trainer.strategy: {strategy!r} is unknown; allowed: {', '.join(known)}, or a Strategy "
-                f"class (class_path: DDPStrategy, init_args: ...){did_you_mean(name, known)}"
-            )
-    else:
+    if not isinstance(strategy, str):
         return
-    if not gpu and name.startswith(("fsdp", "deepspeed")):
+    known = ["auto", *StrategyRegistry.available_strategies()]
+    if strategy.lower() not in known:
         raise UserError(
-            f"trainer.strategy: {name} needs CUDA GPUs, but this run uses the CPU; use ddp on CPU "
-            "(e.g. --trainer.strategy=ddp --trainer.devices=2) or run on a GPU machine"
+            f"trainer.strategy: {strategy!r} is unknown; allowed: {', '.join(known)}, or a Strategy "
+            f"class (class_path: DDPStrategy, init_args: ...){did_you_mean(strategy.lower(), known)}"
         )
 
 

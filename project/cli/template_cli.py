@@ -26,7 +26,9 @@ from project.cli.checks_before import check_ckpt_path, check_trainer
 from project.cli.class_restarts import dump_for_print, parse_with_class_restarts
 from project.cli.config_upgrade import upgrade_checkpoint_entries
 from project.cli.extra_commands import EXTRA_HELP
+from project.cli.mount_keys import mounted_classes, with_mount_key
 from project.cli.parser import TemplateArgumentParser
+from project.cli.trainer_errors import trainer_errors
 from project.config_tree import short_name
 from project.data.base import BaseDataModule
 from project.model.module import SupervisedModule
@@ -101,7 +103,7 @@ class TemplateCLI(LightningCLI):
                 sys.exit(0)
         cfg = self.config.get(self.config.get("subcommand") or "", self.config)
         upgrade_checkpoint_entries(cfg)
-        if self.config.get("subcommand") in ("fit", None):  # before check_trainer refuses FSDP on a CPU
+        if self.config.get("subcommand") in ("fit", None):
             refuse_weight_averaging_combinations(cfg)
         check_trainer(cfg.trainer)
         if cfg.get("ckpt_path") not in (None, "best", "last"):  # before LightningCLI reads it
@@ -155,8 +157,11 @@ class TemplateCLI(LightningCLI):
             check_instantiated(self.subcommand, self.model, self.datamodule, self.trainer, ckpt_path, names)
             if self.subcommand == "fit":
                 refuse_stale_batch_norm(self.trainer, self.model)
-        except BaseException:
+        except BaseException as exc:
             self.remove_unused_run_dir()
+            keyed = with_mount_key(exc, mounted_classes(self.config.get(self.subcommand or "", self.config)))
+            if keyed is not None:
+                raise keyed from exc
             raise
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
@@ -172,11 +177,10 @@ class TemplateCLI(LightningCLI):
         # Before Lightning's own check in Trainer.__init__, whose RuntimeError names neither entry.
         check_unique_states([*ours, *named])
         self.named_callbacks = [*named, *ours]
-        if (
-            trainer_args.get("profiler") is None
-        ):  # Lightning's default costs ~2 us per hook call (see NoProfiler)
+        if trainer_args.get("profiler") is None:  # the default costs ~2 us per hook call (see NoProfiler)
             kwargs["profiler"] = NoProfiler()
-        return super().instantiate_trainer(**kwargs, callbacks=[c for _, c in self.named_callbacks])
+        with trainer_errors(dict(trainer_args)):  # Lightning refuses devices, accelerators, strategies itself
+            return super().instantiate_trainer(**kwargs, callbacks=[c for _, c in self.named_callbacks])
 
     def after_instantiate_classes(self) -> None:
         finish_trainer(self.trainer, self.run_dir)

@@ -64,7 +64,7 @@ class BaseDataModule(LightningDataModule):
         """
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"data.batch_size must be at least 1, got {batch_size}")
+            raise ValueError(f"batch_size: must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.num_workers = min(4, max((os.cpu_count() or 1) - 1, 0)) if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory

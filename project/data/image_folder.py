@@ -55,7 +55,7 @@ IMAGE_SIGNATURES = (
 )
 
 
-def check_readable(samples: list[tuple[Path, int]], key: str = "data.root") -> None:
+def check_readable(samples: list[tuple[Path, int]], key: str = "root") -> None:
     """Every file starts like an image, so an empty or foreign file is named before training.
 
     Reading 12 bytes costs about 25 us per file (PIL's header parse about 150 us); a file that is damaged
@@ -128,10 +128,10 @@ class ImageFolder(BaseDataModule):
     def scan(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
         """Class names and ``(file, class index)`` pairs; raises ``ValueError`` naming what is missing."""
         if not root.is_dir():
-            raise ValueError(f"data.root: folder {root} does not exist")
+            raise ValueError(f"root: folder {root} does not exist")
         classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not classes:
-            raise ValueError(f"data.root: {root} has no class sub-folders (expected {root}/<class>/<image>)")
+            raise ValueError(f"root: {root} has no class sub-folders (expected {root}/<class>/<image>)")
         samples = [
             (path, index)
             for index, name in enumerate(classes)
@@ -139,7 +139,7 @@ class ImageFolder(BaseDataModule):
             if path.suffix.lower() in IMAGE_SUFFIXES
         ]
         if not samples:
-            raise ValueError(f"data.root: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
+            raise ValueError(f"root: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
         check_readable(samples)
         return classes, samples
 

@@ -96,6 +96,12 @@ class ClassificationEvaluator(Evaluator):
         counts = self.confusion.compute()  # every rank: the sum over ranks is a collective
         if not is_global_zero:
             return []
-        from project.evaluation.confusion_matrix import draw_confusion_matrix
+        from matplotlib.figure import Figure  # not pyplot: no GUI backend, no global figure list
 
-        return [draw_confusion_matrix(counts.cpu(), directory / f"confusion_matrix_{stage}.png")]
+        size = min(4 + 0.4 * len(counts), 20)
+        figure = Figure(figsize=(size, size), layout="constrained")
+        self.confusion.plot(counts.cpu(), ax=figure.add_subplot(), add_text=len(counts) <= 30)
+        path = directory / f"confusion_matrix_{stage}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+        return [path]

@@ -5,10 +5,10 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Trainer
 from torch import nn
+from torchmetrics import MeanMetric
 
 from project.evaluation.predictions import PredictionTable, columns, write_csv
 from project.evaluation.rank_samples import RankSamples
-from project.evaluation.weighted_mean import WeightedMean
 from project.loggers.artifacts import log_artifact
 from project.run.run_dir import RunDir
 
@@ -40,7 +40,8 @@ class Evaluator(nn.Module):
         self._samples = RankSamples()
         self._table: PredictionTable | None = None
         # Not `self.log` per batch: under DDP, Lightning divides integer sample counts (uneven shares).
-        self._loss = WeightedMean()
+        # Weighted by samples, summed over ranks; NaN stays NaN (a diverging loss must show, not be dropped).
+        self._loss = MeanMetric(nan_strategy=float("nan"))
 
     # --- what a subclass overrides ---------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ class Evaluator(nn.Module):
             return
         outputs, targets = outputs[:keep], targets[:keep]
         if loss is not None:
-            self._loss.update(loss(outputs, targets), weight=keep)
+            self._loss.update(loss(outputs, targets).detach(), weight=keep)
         self.update(outputs, targets)
         if self._table is not None:
             self._table.add(positions, targets, self.predict(outputs))
@@ -172,7 +173,5 @@ def chosen_metrics(metrics: list[str] | None, known: dict) -> list[str]:
     names = list(metrics) if metrics is not None else list(known)
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError(
-            f"model.evaluator.metrics: unknown metric {', '.join(unknown)}; known: {', '.join(known)}"
-        )
+        raise ValueError(f"metrics: unknown metric {', '.join(unknown)}; known: {', '.join(known)}")
     return names

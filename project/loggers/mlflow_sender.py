@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from project.loggers.mlflow_limits import batches
-
 SYNC_HINT = "the run dir has everything; send it later with `python scripts/sync_mlflow.py RUN_DIR`"
 
 
@@ -141,30 +139,30 @@ class MLflowSender:
                 return
 
     def send_now(self, kind: str, items: list[Any]) -> None:
-        """Send in this thread (failures are counted, never raised)."""
-        chunks = list(batches(items, kind))
-        for index, chunk in enumerate(chunks):
-            if not self.may_try():
-                self.dropped.add(kind, sum(len(c) for c in chunks[index:]))
-                return
-            try:
-                self._send(kind, chunk)
-            except Exception as error:  # noqa: BLE001 - nothing MLflow raises may stop training
-                if not is_rejection(error):
-                    self.dropped.add(kind, len(chunk), error)
-                    self.go_offline(error)
-                elif kind == "params" and len(chunk) > 1:
-                    # One refused param (e.g. a changed value) must not take the other 99 with it.
-                    for item in chunk:
-                        self.send_now(kind, [item])
-                else:
-                    self.dropped.add(kind, len(chunk), error)
-                    message = f"MLflow refused {len(chunk)} {kind}: {_first_line(str(error))}"
-                    warnings.warn(message, stacklevel=2)
+        """Send in this thread (failures are counted, never raised); MLflow's ``log_batch`` splits a long
+        list into requests within its limits."""
+        if not self.may_try():
+            self.dropped.add(kind, len(items))
+            return
+        try:
+            self._send(kind, items)
+        except Exception as error:  # noqa: BLE001 - nothing MLflow raises may stop training
+            if not is_rejection(error):
+                self.dropped.add(kind, len(items), error)
+                self.go_offline(error)
+            elif kind == "params" and len(items) > 1:
+                # One refused param (e.g. a changed value) must not take the others with it; sending again
+                # one that was stored is harmless (MLflow accepts an unchanged value).
+                for item in items:
+                    self.send_now(kind, [item])
             else:
-                if not self.online:
-                    self.offline_since = None
-                    warnings.warn(f"MLflow at {self.target} answers again; sending resumed", stacklevel=2)
+                self.dropped.add(kind, len(items), error)
+                message = f"MLflow refused {len(items)} {kind}: {_first_line(str(error))}"
+                warnings.warn(message, stacklevel=2)
+        else:
+            if not self.online:
+                self.offline_since = None
+                warnings.warn(f"MLflow at {self.target} answers again; sending resumed", stacklevel=2)
 
     def flush(self, timeout: float) -> None:
         """Wait until the queue is sent (or dropped), then stop the thread.

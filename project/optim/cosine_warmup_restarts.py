@@ -37,15 +37,13 @@ class CosineAnnealingWarmupReduceRestarts(LRScheduler):
             last_epoch: Index of the last step, for resuming by hand (-1 starts afresh).
         """
         if not (isinstance(T_0, int) and T_0 >= 1):
-            raise ValueError(f"model.scheduler.init_args.T_0: {T_0!r}; must be an integer >= 1")
+            raise ValueError(f"T_0: {T_0!r}; must be an integer >= 1")
         if not (isinstance(T_mult, int) and T_mult >= 1):
-            raise ValueError(f"model.scheduler.init_args.T_mult: {T_mult!r}; must be an integer >= 1")
+            raise ValueError(f"T_mult: {T_mult!r}; must be an integer >= 1")
         if not (isinstance(T_up, int) and 0 <= T_up < T_0):
-            raise ValueError(
-                f"model.scheduler.init_args.T_up: {T_up!r}; must be an integer with 0 <= T_up < T_0"
-            )
+            raise ValueError(f"T_up: {T_up!r}; must be an integer with 0 <= T_up < T_0")
         if gamma <= 0:
-            raise ValueError(f"model.scheduler.init_args.gamma: {gamma!r}; must be > 0")
+            raise ValueError(f"gamma: {gamma!r}; must be > 0")
         self.T_0, self.T_mult, self.eta_min, self.T_up, self.gamma = T_0, T_mult, eta_min, T_up, gamma
         super().__init__(optimizer, last_epoch)
 

@@ -26,9 +26,7 @@ class PolynomialLRDecay(LRScheduler):
             last_epoch: Index of the last step, for resuming by hand (-1 starts afresh).
         """
         if not (isinstance(max_decay_steps, int) and max_decay_steps >= 1):
-            raise ValueError(
-                f"model.scheduler.init_args.max_decay_steps: {max_decay_steps!r}; must be an integer >= 1"
-            )
+            raise ValueError(f"max_decay_steps: {max_decay_steps!r}; must be an integer >= 1")
         self.max_decay_steps, self.end_learning_rate, self.power = max_decay_steps, end_learning_rate, power
         super().__init__(optimizer, last_epoch)
 

@@ -16,9 +16,14 @@ def changed_arguments(saved: dict[str, Any], configured: dict[str, Any]) -> dict
     """``{name: (checkpoint's value, config's value)}`` for each schedule argument that differs."""
     changed = {}
     for name, value in configured.items():
+        if name == "_schedulers" and isinstance(saved.get(name), list) and len(saved[name]) == len(value):
+            # SequentialLR (LinearWarmup): its last schedule is the one its `scheduler` argument built.
+            nested = changed_arguments(saved[name][-1], value[-1])
+            changed.update({f"scheduler.{key}": pair for key, pair in nested.items()})
+            continue
         if name.startswith("_") or name in COUNTERS or name not in saved:
             continue
-        if isinstance(value, dict) and isinstance(saved[name], dict):  # a nested schedule (LinearWarmup)
+        if isinstance(value, dict) and isinstance(saved[name], dict):  # a nested schedule
             nested = changed_arguments(saved[name], value)
             changed.update({f"{name}.{key}": pair for key, pair in nested.items()})
         elif isinstance(value, int | float | str | bool | list | tuple) and saved[name] != value:
