@@ -165,7 +165,7 @@ class TemplateCLI(LightningCLI):
             raise
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        init = self.config_init[self.subcommand]
+        init = self.config_init[self.subcommand] if self.subcommand else self.config_init
         trainer_args = init.get("trainer") or {}
         configured = trainer_args.get("callbacks") or []
         configured = configured if isinstance(configured, list) else [configured]
