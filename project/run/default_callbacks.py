@@ -61,7 +61,7 @@ def default_callbacks(
             ours.append(("last.ckpt", last))
     if early_stopping is not None:
         ours.append(("early_stopping", early_stopping.build()))
-    ours.append(("run_info.json", RunInfoWriter(run_dir.info)))
+    ours.append((RunDir.INFO, RunInfoWriter(run_dir.info)))
     for callback in (
         GracefulStop(dirpath=str(run_dir.checkpoints)),
         NonFiniteLossGuard(),
