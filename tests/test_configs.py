@@ -14,7 +14,8 @@ from conftest import CONFIGS, cli
 from project.cli import cli_main
 
 EXAMPLES = sorted(CONFIGS.glob("*.yaml"))
-STACKABLE = sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent != CONFIGS)
+# Sweep files (configs/sweeps/) are not training configs: tests/test_sweep.py reads them.
+STACKABLE = sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent not in (CONFIGS, CONFIGS / "sweeps"))
 # Presets whose run a dedicated test makes (in full, with assertions on what it leaves): only parsed here.
 RUN_ELSEWHERE = {
     "presets/profile.yaml": "test_training_control.py::test_profile_preset_leaves_a_trace_in_the_run_dir",
