@@ -341,3 +341,18 @@ def test_ddp_trial_is_pruned_on_every_rank(tmp_path: Path) -> None:
     assert trial.state.name == "PRUNED" and list(trial.intermediate_values) == [0]
     info = json.loads((Path(trial.user_attrs["run_dir"]) / "run_info.json").read_text())
     assert info["world_size"] == 2 and info["epoch"] == 1 and info["pruned"]["after_validation"] == 0
+
+
+def test_shipped_sweep_file_searches_keys_the_digits_config_has() -> None:
+    """``make tune``'s sweep file: the issue's space (log lr 1e-4..1e-1, dropout, batch size), a median pruner."""
+    from project.sweep.sweep_file import load_sweep_file
+
+    sweep = load_sweep_file(ROOT / "configs" / "sweeps" / "digits.yaml")
+    keys = {param.key for param in sweep.space}
+    assert {
+        "model.optimizer.init_args.lr",
+        "model.net.init_args.dropout",
+        "data.init_args.batch_size",
+    } <= keys
+    assert sweep.study.metric == "val/accuracy" and sweep.study.n_trials == 12
+    assert sweep.study.sampler.name == "tpe" and sweep.study.pruner.name == "median"
