@@ -344,7 +344,7 @@ def test_ddp_trial_is_pruned_on_every_rank(tmp_path: Path) -> None:
 
 
 def test_shipped_sweep_file_searches_keys_the_digits_config_has() -> None:
-    """``make tune``'s sweep file: the issue's space (log lr 1e-4..1e-1, dropout, batch size), a median pruner."""
+    """``make tune``'s sweep file: the issue's space (log lr, dropout, batch size), a median pruner."""
     from project.sweep.sweep_file import load_sweep_file
 
     sweep = load_sweep_file(ROOT / "configs" / "sweeps" / "digits.yaml")
