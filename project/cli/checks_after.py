@@ -51,7 +51,10 @@ def check_instantiated(
         and str(ckpt_path) not in ("best", "last", "hpc", "registry")
     ):
         check_checkpoint_fits(ckpt_path, model)
-    check_net_fits_data(subcommand, model, datamodule)  # last: the only check that runs the net
+    # Last: the only check that runs the net. Lightning's summary would run the float32 sample through a net
+    # converted to bf16/fp16/fp64 weights ("-true" precisions) without converting it: no summary input there.
+    summary_input = str(trainer.precision).endswith(("32-true", "mixed")) or str(trainer.precision) == "32"
+    check_net_fits_data(subcommand, model, datamodule, summary_input)
 
 
 def check_optimizer(model: LightningModule) -> str | None:

@@ -35,9 +35,15 @@ _SHAPE_WORDS = ("shape", "size", "channel", "dimension", "dim ")
 
 
 def check_net_fits_data(
-    subcommand: str, model: LightningModule, datamodule: LightningDataModule | None
+    subcommand: str,
+    model: LightningModule,
+    datamodule: LightningDataModule | None,
+    summary_input: bool = True,
 ) -> None:
-    """One batch of ``datamodule``'s ``subcommand`` split through ``model``; ``UserError`` on a misfit."""
+    """One batch of ``datamodule``'s ``subcommand`` split through ``model``; ``UserError`` on a misfit.
+
+    With ``summary_input``, one sample becomes the module's ``example_input_array`` for the model summary.
+    """
     loader = _loader(subcommand, model, datamodule)
     if loader is None:
         return
@@ -60,7 +66,7 @@ def check_net_fits_data(
                 raise
             raise UserError(_input_misfit(model, data, shape, text)) from None
     _check_outputs(model, datamodule, data, output)
-    if model.example_input_array is None:
+    if summary_input and model.example_input_array is None:
         # The model summary counts FLOPs per sample on this input (it prints "Total FLOPs: 0" without).
         model.example_input_array = x[:1]
 
