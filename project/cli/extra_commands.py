@@ -28,7 +28,8 @@ def _tune(argv: list[str]) -> None:
 
 EXTRA_COMMANDS: dict[str, Callable[[list[str]], None]] = {"tune": _tune, "export": _export, "serve": _serve}
 EXTRA_HELP = (
-    "more commands: `tune` (hyperparameter search: tune --config X.yaml --sweep configs/sweeps/X.yaml), "
+    "more commands: `tune` (hyperparameter search: "
+    "main.py tune --config X.yaml --sweep configs/sweeps/X.yaml), "
     "`export` (RUN/export/: model.onnx, model.pt2, export.json, parity-checked) and `serve` "
     "(HTTP /predict, /health, /info); see `python main.py tune|export|serve --help`"
 )
