@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 # CI sets TORCH_SPEC=torch==2.13.0 to take the CPU build; users get the normal range from pyproject.toml.
 TORCH_SPEC ?=
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+# Two test processes, each taking whole files (module fixtures are built once): the suite is mostly waiting on
+# subprocesses and single-threaded Python, so two share 2 cores well. PYTEST_ARGS="-n 0" runs one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 # e.g. make bench BENCH_ARGS="--out bench.json --check"
 BENCH_ARGS ?=
 

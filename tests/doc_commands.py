@@ -26,6 +26,7 @@ NOT_RUN_HERE = {
     r"^pip install\b": "installs packages: .ci/run installs the project the same way",
     r"^git clone\b": "CI itself starts from a fresh clone",
     r"main\.py tune\b": "a study of several trials: tests/test_sweep.py runs `main.py tune`, shrunk",
+    r"^curl\b": "requests to a running server: tests/test_shipping.py sends the same ones",
     r"main\.py serve\b": "a server until stopped: tests/test_shipping.py starts it, sends requests",
     r"--data\.predict_root=": "a folder of new images: tests/test_shipping.py writes one, predicts it",
 }

@@ -333,7 +333,7 @@ def test_a_save_that_dies_midway_leaves_the_previous_checkpoint_intact(tmp_path:
 # --- presets stacked on the example
 # ------------------------------------------------------------------------------
 
-CALLBACK_PRESETS = ["checkpoint_every_n_epochs", "checkpoint_every_n_steps"]
+CALLBACK_PRESETS = ["checkpoint_every_n_epochs", "checkpoint_every_n_steps", "ema", "monitor"]
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in PRESETS.glob("*.yaml")))

@@ -31,7 +31,10 @@ NOT_COUNTED = ("interrupted", "surplus")
 
 
 def counts(trial: FrozenTrial) -> bool:
-    """Whether ``trial`` takes one of the study's ``n_trials`` (finished, or running, or queued to run)."""
+    """Whether ``trial`` takes one of the study's ``n_trials`` (finished or running). A WAITING trial (values
+    enqueued again after an interruption) does not count yet: the next ``ask`` hands it out and runs it."""
+    if trial.state == TrialState.WAITING:
+        return False
     if trial.state == TrialState.FAIL:
         return not any(key in trial.user_attrs for key in NOT_COUNTED)
     return True
