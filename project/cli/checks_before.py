@@ -4,11 +4,11 @@ They run before the run dir is created, so a bad command leaves nothing behind. 
 ``UserError`` naming the key and what is allowed.
 """
 
-from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
 
+from project.config_tree import read_yaml_file
 from project.errors import UserError, did_you_mean
 from project.run.checkpoint_read import read_checkpoint
 
@@ -36,22 +36,8 @@ CKPT_SHORTCUTS = ("best", "last", "hpc", "registry")
 
 def check_config_files(paths: list[str]) -> None:
     """Every ``--config`` file exists and is valid YAML (the error names the line and column)."""
-    import yaml
-
     for path in paths:
-        file = Path(path)
-        if not file.is_file():
-            what = "is a folder" if file.is_dir() else "does not exist"
-            raise UserError(f"--config {path}: file {what}")
-        try:
-            content = yaml.safe_load(file.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise UserError(f"--config {path}: not valid YAML{where}: {problem}") from None
-        except UnicodeDecodeError:
-            raise UserError(f"--config {path}: not a text file") from None
+        content = read_yaml_file(path, f"--config {path}")
         if content is not None and not isinstance(content, dict):
             raise UserError(
                 f"--config {path}: expected a mapping of keys (key: value), got {type(content).__name__}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from project.config_tree import read_yaml_file
 from project.errors import UserError, did_you_mean
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -75,18 +76,9 @@ class SweepFile:
 
 def load_sweep_file(path: str | Path) -> SweepFile:
     """Read and check a sweep file; raises ``UserError`` naming the file and key."""
-    import yaml
-
     path = Path(path)
     where = f"--sweep {path}"
-    if not path.is_file():
-        raise UserError(f"{where}: file {'is a folder' if path.is_dir() else 'does not exist'}")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise UserError(f"{where}: not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
+    content = read_yaml_file(path, where)
     if not isinstance(content, dict):
         raise UserError(f"{where}: expected a mapping with `study:` and `space:`")
     try:
