@@ -14,7 +14,7 @@ from typing import Any
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import RichProgressBar
 
-from project.callbacks.logging_steps import logs_next_step, logs_this_step
+from project.callbacks.logging_steps import logs_this_step
 
 # How often the bar is redrawn, in batches; it reads metrics only on steps that log (logging_steps.py).
 UPDATE_EVERY = 10
@@ -83,13 +83,3 @@ class SparseRichProgressBar(RichProgressBar):
         total = self.total_val_batches_current_dataloader if not trainer.sanity_checking else 0
         if trainer.sanity_checking or not self._skip(batch_idx, total):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
-
-
-def train_loss_logged_at(trainer: Trainer) -> bool:
-    """Whether this training step logs ``train/loss``: on the steps the loggers record
-    (``trainer.log_every_n_steps``), which are also the steps the bar reads its metrics on.
-
-    ``self.log`` costs about half a millisecond per call; a value logged on a step that nothing reads is
-    thrown away.
-    """
-    return logs_next_step(trainer)
