@@ -25,7 +25,14 @@ ON_CPU = ["--trainer.accelerator=cpu", "--trainer.devices=1"]
 
 @pytest.fixture(scope="session", autouse=True)
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One sqlite store for the session: creating a fresh one costs seconds (schema migration)."""
+    """One sqlite store for the session: creating a fresh one costs seconds (schema migration).
+
+    mlflow is imported here once, so in-process runs talk to MLflow from this process
+    (``project.loggers.mlflow_process``) instead of starting a helper process that imports it again for
+    every run (3-4 s of CPU each); the helper is what subprocess tests (``main_py``) and users run.
+    """
+    import mlflow  # noqa: F401
+
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

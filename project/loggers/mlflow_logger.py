@@ -1,9 +1,12 @@
 """MLflow logging that never stops or stalls training, and continues the same MLflow run when a run resumes.
 
-mlflow is imported only when this logger first talks to MLflow, on global rank 0; other ranks never do.
+The calls to MLflow run in a helper process (``mlflow_process``): importing mlflow and opening the store take
+seconds of CPU that would otherwise delay the first training step. Only global rank 0 talks to MLflow.
 """
 
+import atexit
 import os
+import threading
 import warnings
 from argparse import Namespace
 from pathlib import Path
@@ -15,10 +18,9 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from project.loggers import mlflow_connection as connection
 from project.loggers import mlflow_run_end as run_end
-from project.loggers.mlflow_entities import flat_params, metric_values, new_params
-from project.loggers.mlflow_run_start import open_run
-from project.loggers.mlflow_sender import MLflowSender, send_batch
-from project.loggers.system_metrics import start_system_metrics
+from project.loggers.mlflow_entities import flat_params, metric_values, new_params, not_logged_yet
+from project.loggers.mlflow_process import HelperProcess, InProcess, connect_session
+from project.loggers.mlflow_sender import MLflowSender
 from project.run.options import RunOptions
 
 if TYPE_CHECKING:
@@ -96,14 +98,15 @@ class RunMLFlowLogger(Logger):
         self._request_retries, self._request_timeout = request_retries, request_timeout
         self._connect_timeout, self._flush_timeout = connect_timeout, flush_timeout
         self._log_system_metrics = log_system_metrics
-        self._system_metrics: Any | None = None
         self.run_dir = Path(run_dir) if run_dir else None
         self._client: MlflowClient | None = None
+        self._session: HelperProcess | InProcess | None = None
         self._sender: MLflowSender | None = None
+        self._started, self._resuming = False, False
+        self._opened = threading.Event()
         self._checkpoint_callback: ModelCheckpoint | None = None
         self._existing_params: dict[str, str] = {}
         self._reported: str | None = None
-        self._connect_failed = False
         self._logged_up_to: dict[str, int] = {}
 
     # --- where the run lives ----------------------------------------------------------------------------
@@ -127,6 +130,12 @@ class RunMLFlowLogger(Logger):
         """The MLflow run id once the run exists (never contacts MLflow)."""
         return self._run_id
 
+    def opened_run_id(self) -> str | None:
+        """The run id, after waiting for the run to open if it is being opened; None when offline."""
+        if self._started:
+            self._opened.wait()
+        return self._run_id
+
     @property
     def save_dir(self) -> str | None:
         return None
@@ -134,9 +143,22 @@ class RunMLFlowLogger(Logger):
     @property
     @rank_zero_experiment
     def experiment(self) -> "MlflowClient | DummyExperiment":
-        """The ``mlflow.MlflowClient`` of this run (``run_id`` names the run); a no-op object when offline."""
-        self.connect()
-        return self._client if self._client is not None else DummyExperiment()
+        """An ``mlflow.MlflowClient`` in this process (``run_id`` names the run); a no-op object when offline.
+
+        Made on first use, after the run is open: Lightning reads every logger's ``experiment`` as training
+        sets up, and the logger itself sends from a helper process (``mlflow_process``).
+        """
+        return ClientOnFirstUse(self)
+
+    def client(self) -> "MlflowClient | DummyExperiment":
+        """What ``experiment`` stands for: wait for the run to open, then make the client (imports mlflow)."""
+        if not self.connect():
+            return DummyExperiment()
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(self.tracking_uri)
+        return self._client
 
     @property
     def sender(self) -> MLflowSender:
@@ -150,68 +172,93 @@ class RunMLFlowLogger(Logger):
         return self._sender
 
     @rank_zero_only
-    def connect(self, resuming: bool = False) -> bool:
-        """Check the server, then create the run or set the existing one RUNNING again; True when online.
+    def start(self, resuming: bool = False) -> None:
+        """Open the run from the background thread (``synchronous``: now); what is logged meanwhile waits.
 
-        Called before training starts; a failure warns and leaves the logger offline (nothing raises).
         ``resuming``: training continues from a checkpoint, so metric steps the run already has are not
         logged again (Lightning repeats a validation that was under way when ``last.ckpt`` was saved).
         """
-        # One attempt only: a retry in the training loop could block it for connect_timeout seconds.
-        if self._client is not None or self._connect_failed:
-            return self._client is not None
-        self._connect_failed = True
+        if self._started:
+            return
+        self._started, self._resuming = True, resuming
         connection.apply_request_limits(self._request_retries, self._request_timeout)
-        uri = self.tracking_uri
-        if connection.is_http(uri) and not connection.server_answers(uri, self._connect_timeout):
-            self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
-            return False
-        try:
-            from mlflow import MlflowClient
+        if self._synchronous:
+            self._open()
+        else:
+            self.sender.start(self._open)
 
-            client = MlflowClient(uri)
+    @rank_zero_only
+    def connect(self, resuming: bool = False) -> bool:
+        """Open the run (see ``start``) and wait for it; True when it is open.
+
+        A failure warns and leaves the logger offline (nothing raises). One attempt only: a retry in the
+        training loop could block it for ``connect_timeout`` seconds.
+        """
+        self.start(resuming)
+        self._opened.wait()
+        return self._session is not None
+
+    def _open(self) -> None:
+        """Check the server, then create the run or set the existing one RUNNING again."""
+        try:
+            uri = self.tracking_uri
+            if connection.is_http(uri) and not connection.server_answers(uri, self._connect_timeout):
+                self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
+                return
             local = None if connection.is_http(uri) else connection.default_artifact_location(uri)
-            opened = open_run(client, self._run_id, self._experiment_name, self._run_name, self.tags,
-                              local and (self._artifact_location or local), resuming)  # fmt: skip
-            self._run_id, self._existing_params, self._logged_up_to = opened
-        except Exception as error:  # noqa: BLE001 - a broken store must not stop training
-            self.sender.go_offline(error)
-            return False
-        self._client, self._connect_failed = client, False
-        if self._log_system_metrics:
-            self._system_metrics = start_system_metrics(self._run_id, uri, resuming)
-        return True
+            session = connect_session()
+            try:
+                opened = session.call(
+                    "open", uri, self._run_id, self._experiment_name, self._run_name, self.tags,
+                    local and (self._artifact_location or local), self._resuming, self._log_system_metrics,
+                    {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")},
+                )  # fmt: skip
+            except Exception as error:  # noqa: BLE001 - a broken store must not stop training
+                session.close()
+                self.sender.go_offline(error)
+                return
+            self._run_id, self._existing_params, self._logged_up_to, notes = opened
+            self._session = session
+            atexit.register(session.close)
+            for note in notes:
+                warnings.warn(note, RuntimeWarning, stacklevel=2)
+        finally:
+            self._opened.set()
 
     # --- what gets sent ------------------------------------------------------------------------------------
 
     def _send(self, kind: str, items: list[Any]) -> None:
-        if self._client is None or self._run_id is None:
+        if self._session is None:
             raise ConnectionError("no MLflow run")
-        send_batch(self._client, self._run_id, kind, items)
+        if kind == "params":
+            items = new_params(dict(items), self._existing_params)
+        elif kind == "metric values":
+            items = not_logged_yet(items, self._logged_up_to)
+        if items:
+            self._session.call("send", kind, items)
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         """Log flattened params; values longer than MLflow takes are cut (``config.yaml`` has them whole)."""
-        flat = flat_params(params)
-        if not self.connect():
-            self.sender.dropped.add("params", len(flat))
-            return
-        self.sender.put("params", new_params(flat, self._existing_params))
+        self.start()
+        self.sender.put("params", list(flat_params(params).items()))
 
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        if not self.connect():
-            self.sender.dropped.add("metric values", len(metrics))
-            return
-        self.sender.put("metric values", metric_values(metrics, step or 0, self._prefix, self._logged_up_to))
+        self.start()
+        self.sender.put("metric values", metric_values(metrics, step or 0, self._prefix))
 
     @rank_zero_only
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """Upload a file (or a directory's files) from the background thread; it is read when it is sent."""
-        if not self.connect():
-            self.sender.dropped.add("artifacts", 1)
-            return
+        self.start()
         self.sender.put("artifacts", [(str(path), artifact_path)])
+
+    @rank_zero_only
+    def set_tag(self, key: str, value: str) -> None:
+        """Set a tag of the run from the background thread (``pruned`` for a trial a sweep stopped)."""
+        self.start()
+        self.sender.put("tags", [(key, str(value))])
 
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         self._checkpoint_callback = checkpoint_callback
@@ -226,16 +273,16 @@ class RunMLFlowLogger(Logger):
         """
         if status == run_end.REQUEUE_STATUS:
             return
-        if self._system_metrics is not None:
-            self._system_metrics.finish()
-            self._system_metrics = None
-        if self._sender is None and self._client is None:
+        if not self._started:
             return
+        self._opened.wait()
         # A resumed run that had nothing left to train logged nothing, but its status must still be set.
-        if self._client is not None:
+        if self._session is not None:
             files = run_end.files_to_upload(self.run_dir, self._log_model, self._checkpoint_callback)
             final = run_end.final_status(self.run_dir, status)
-            run_end.close_run(self._client, self._run_id, self.sender, files, final, self._flush_timeout)
+            run_end.close_run(self._session, self.sender, files, final, self._flush_timeout)
+        else:
+            self.sender.flush(self._flush_timeout)  # offline: what was queued is counted as not sent
         self._report()
 
     def _report(self) -> None:
@@ -246,3 +293,13 @@ class RunMLFlowLogger(Logger):
         self._reported = summary
         warnings.warn(summary, RuntimeWarning, stacklevel=2)
         run_end.record_not_sent(self.run_dir, self.tracking_uri, self.sender.dropped.counts)
+
+
+class ClientOnFirstUse:
+    """Stands for ``logger.client()`` and makes it when one of its attributes is first used."""
+
+    def __init__(self, logger: RunMLFlowLogger) -> None:
+        self._logger = logger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger.client(), name)

@@ -60,14 +60,18 @@ def record_not_sent(run_dir: Path | None, tracking_uri: str, counts: dict[str, i
 
 
 def close_run(
-    client: Any, run_id: str, sender: Any, files: list[tuple[Path, str | None]], status: str, timeout: float
+    session: Any, sender: Any, files: list[tuple[Path, str | None]], status: str, timeout: float
 ) -> None:
-    """Send what is queued (waiting at most ``timeout`` seconds), upload ``files``, set ``status``."""
+    """Send what is queued (waiting at most ``timeout`` seconds), upload ``files``, set ``status``.
+
+    ``session`` is where the MLflow calls run (``mlflow_process``); the run can be reopened afterwards (the
+    test after ``fit`` logs to it and ends it again).
+    """
     sender.flush(timeout)
     for path, artifact_path in files:
         sender.send_now("artifacts", [(str(path), artifact_path)])
     if sender.online:
         try:
-            client.set_terminated(run_id, status)
+            session.call("end", status)
         except Exception as error:  # noqa: BLE001 - counted and reported like every failed request
             sender.dropped.add("status updates", 1, error)

@@ -12,7 +12,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 SYNC_HINT = "the run dir has everything; send it later with `python scripts/sync_mlflow.py RUN_DIR`"
@@ -74,6 +73,7 @@ class MLflowSender:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._opener: Callable[[], None] | None = None
 
     @property
     def online(self) -> bool:
@@ -100,6 +100,11 @@ class MLflowSender:
             )
             self.dropped.add("", 0, error)
 
+    def start(self, opener: Callable[[], None]) -> None:
+        """Start the thread, which calls ``opener`` (open the run) before it sends anything."""
+        self._opener = opener
+        self._ensure_thread()
+
     def put(self, kind: str, items: list[Any]) -> None:
         if not items:
             return
@@ -116,6 +121,9 @@ class MLflowSender:
 
     def _loop(self) -> None:
         """Send what is queued in as few requests as MLflow's limits allow; stop at ``(None, None)``."""
+        opener, self._opener = self._opener, None
+        if opener is not None:
+            opener()
         while True:
             taken = [self._queue.get()]
             while taken[-1][0] is not None:
@@ -205,17 +213,3 @@ class MLflowSender:
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
     return line if len(line) <= 300 else line[:297] + "..."
-
-
-def send_batch(client: Any, run_id: str, kind: str, items: list[Any]) -> None:
-    """One request (or one per file) of ``kind``: params, metric values, or ``(path, folder)`` artifacts."""
-    if kind == "params":
-        client.log_batch(run_id, params=items, synchronous=True)
-    elif kind == "metric values":
-        client.log_batch(run_id, metrics=items, synchronous=True)
-    else:
-        for path, artifact_path in items:
-            if Path(path).is_dir():
-                client.log_artifacts(run_id, path, "/".join(filter(None, [artifact_path, Path(path).name])))
-            else:
-                client.log_artifact(run_id, path, artifact_path)

@@ -14,7 +14,6 @@ from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 
 from project.config_tree import class_of, flatten
 from project.loggers.mlflow_logger import RunMLFlowLogger
-from project.loggers.mlflow_store import prepare_local_store
 from project.run.run_dir import RunDir
 
 DEFAULT_LOGGERS = [
@@ -69,15 +68,15 @@ def previous_mlflow_run_id(run: RunDir) -> str | None:
 
 
 def start_tracking(trainer: Trainer, config: dict[str, Any], resuming: bool) -> None:
-    """Rank 0, before ``fit``: connect (health check, create or reopen the run), log the config as params.
+    """Rank 0, before ``fit``: open the run (health check, create or reopen it) in the background, log the
+    config as params.
 
     A resumed run keeps the params it started with (MLflow refuses to change them); its ``config.yaml``
     artifact shows the config it resumed with.
     """
     for logger in trainer.loggers:
         if isinstance(logger, RunMLFlowLogger):
-            prepare_local_store(logger.tracking_uri)  # a new sqlite store: a copy, not 2-3 s of migrations
-            logger.connect(resuming=resuming)
+            logger.start(resuming=resuming)
     if not resuming:
         params = flatten(config)
         for logger in trainer.loggers:

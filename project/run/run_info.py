@@ -98,12 +98,24 @@ class RunInfoWriter(Callback):
         self._write()
 
     @staticmethod
-    def _mlflow_run_id(trainer: Trainer) -> str | None:
+    def _mlflow_run_id(trainer: Trainer, wait: bool = False) -> str | None:
+        """The MLflow run's id; ``wait``: for the run to open if it is being opened (in the background)."""
         for logger in trainer.loggers:
-            run_id = logger.run_id if isinstance(logger, RunMLFlowLogger) else None
-            if run_id:
-                return run_id
+            if isinstance(logger, RunMLFlowLogger):
+                run_id = logger.opened_run_id() if wait else logger.run_id
+                if run_id:
+                    return run_id
         return None
+
+    @rank_zero_only
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # The MLflow run opens in the background: recorded once it is known, so that a run killed before
+        # its end still resumes into the same MLflow run. A dict lookup when there is nothing to do.
+        if self.info.get("status") == "running" and not self.info.get("mlflow_run_id"):
+            run_id = self._mlflow_run_id(trainer)
+            if run_id:
+                self.info["mlflow_run_id"] = run_id
+                self._write()
 
     def _finish(self, trainer: Trainer, status: str) -> None:
         if not self.info or self.info.get("status") != "running":
@@ -113,7 +125,7 @@ class RunInfoWriter(Callback):
             end_time=_now(),
             global_step=trainer.global_step,
             epoch=trainer.current_epoch,
-            mlflow_run_id=self._mlflow_run_id(trainer) or self.info.get("mlflow_run_id"),
+            mlflow_run_id=self._mlflow_run_id(trainer, wait=True) or self.info.get("mlflow_run_id"),
         )
         self._write()
 

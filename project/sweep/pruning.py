@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 from project.sweep.algorithms import make_pruner
 from project.sweep.storage import open_storage
@@ -112,11 +112,8 @@ class StudyPruning(Callback):
             if isinstance(callback, RunInfoWriter):
                 callback.update(pruned={"after_validation": self.pruned_at, "step": trainer.global_step})
         for logger in trainer.loggers:
-            if isinstance(logger, RunMLFlowLogger) and logger.run_id:
-                try:
-                    logger.experiment.set_tag(logger.run_id, "pruned", "true")
-                except Exception as error:  # noqa: BLE001 - MLflow down must not fail the trial
-                    rank_zero_warn(f"could not tag the MLflow run as pruned: {error}")
+            if isinstance(logger, RunMLFlowLogger):
+                logger.set_tag("pruned", "true")  # sent in the background; a failure is counted like a metric
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.is_global_zero:
