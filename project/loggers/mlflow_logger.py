@@ -4,7 +4,6 @@ The calls to MLflow run in a helper process (``mlflow_process``): importing mlfl
 seconds of CPU that would otherwise delay the first training step. Only global rank 0 talks to MLflow.
 """
 
-import atexit
 import os
 import threading
 import warnings
@@ -19,7 +18,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from project.loggers import mlflow_connection as connection
 from project.loggers import mlflow_run_end as run_end
 from project.loggers.mlflow_entities import flat_params, metric_values, new_params, not_logged_yet
-from project.loggers.mlflow_process import HelperProcess, InProcess, connect_session
+from project.loggers.mlflow_process import ClientOnFirstUse, HelperProcess, InProcess, open_session
 from project.loggers.mlflow_sender import MLflowSender
 from project.run.options import RunOptions
 
@@ -206,20 +205,16 @@ class RunMLFlowLogger(Logger):
                 self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
                 return
             local = None if connection.is_http(uri) else connection.default_artifact_location(uri)
-            session = connect_session()
             try:
-                opened = session.call(
-                    "open", uri, self._run_id, self._experiment_name, self._run_name, self.tags,
+                session, opened = open_session(
+                    uri, self._run_id, self._experiment_name, self._run_name, self.tags,
                     local and (self._artifact_location or local), self._resuming, self._log_system_metrics,
-                    {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")},
                 )  # fmt: skip
             except Exception as error:  # noqa: BLE001 - a broken store must not stop training
-                session.close()
                 self.sender.go_offline(error)
                 return
             self._run_id, self._existing_params, self._logged_up_to, notes = opened
             self._session = session
-            atexit.register(session.close)
             for note in notes:
                 warnings.warn(note, RuntimeWarning, stacklevel=2)
         finally:
@@ -293,13 +288,3 @@ class RunMLFlowLogger(Logger):
         self._reported = summary
         warnings.warn(summary, RuntimeWarning, stacklevel=2)
         run_end.record_not_sent(self.run_dir, self.tracking_uri, self.sender.dropped.counts)
-
-
-class ClientOnFirstUse:
-    """Stands for ``logger.client()`` and makes it when one of its attributes is first used."""
-
-    def __init__(self, logger: RunMLFlowLogger) -> None:
-        self._logger = logger
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logger.client(), name)

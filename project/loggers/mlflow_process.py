@@ -8,6 +8,7 @@ global rank 0 starts one, and only for commands that log (``fit``, ``validate``,
 has mlflow imported already (a test suite, a notebook) talks to MLflow itself: the import is paid.
 """
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -111,3 +112,29 @@ def connect_session() -> HelperProcess | InProcess:
         helper, _prestarted = _prestarted, None
         return helper
     return InProcess() if "mlflow" in sys.modules else HelperProcess()
+
+
+def open_session(uri: str, *arguments: Any) -> tuple[HelperProcess | InProcess, tuple]:
+    """Open the run (``Session.open``'s arguments after ``uri``); ``(session, what open returned)``.
+
+    The session is closed when this process exits (``atexit``), or at once if the run does not open.
+    """
+    session = connect_session()
+    environment = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    try:
+        opened = session.call("open", uri, *arguments, environment)
+    except BaseException:
+        session.close()
+        raise
+    atexit.register(session.close)
+    return session, opened
+
+
+class ClientOnFirstUse:
+    """Stands for ``logger.client()`` (an ``MlflowClient`` in this process) and makes it on first use."""
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger.client(), name)
