@@ -58,6 +58,7 @@ class RunInfoWriter(Callback):
         self.file = RunInfo(path)
         self.info: dict[str, Any] = {}
         self.extra: dict[str, Any] = {}
+        self.awaiting_mlflow_id = False
 
     def update(self, **fields: Any) -> None:
         """Add fields to ``run_info.json`` (``tune`` adds the study, the trial and the MLflow parent run)."""
@@ -96,6 +97,9 @@ class RunInfoWriter(Callback):
             **self.extra,
         }
         self._write()
+        self.awaiting_mlflow_id = not self.info["mlflow_run_id"] and any(
+            isinstance(logger, RunMLFlowLogger) for logger in trainer.loggers
+        )
 
     @staticmethod
     def _mlflow_run_id(trainer: Trainer, wait: bool = False) -> str | None:
@@ -108,14 +112,13 @@ class RunInfoWriter(Callback):
         return None
 
     @rank_zero_only
-    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        # The MLflow run opens in the background: recorded once it is known, so that a run killed before
-        # its end still resumes into the same MLflow run. A dict lookup when there is nothing to do.
-        if self.info.get("status") == "running" and not self.info.get("mlflow_run_id"):
-            run_id = self._mlflow_run_id(trainer)
-            if run_id:
-                self.info["mlflow_run_id"] = run_id
-                self._write()
+    def on_train_batch_end(self, trainer: Trainer, *args: Any) -> None:
+        # The MLflow run opens in the background: its id is recorded once known, so that a run killed early
+        # still resumes into the same MLflow run. One attribute test per step until then, nothing after.
+        if self.awaiting_mlflow_id and (run_id := self._mlflow_run_id(trainer)):
+            self.awaiting_mlflow_id = False
+            self.info["mlflow_run_id"] = run_id
+            self._write()
 
     def _finish(self, trainer: Trainer, status: str) -> None:
         if not self.info or self.info.get("status") != "running":
