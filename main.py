@@ -11,5 +11,10 @@ from project.cli import cli_main  # noqa: E402
 from project.cli.fast_exit import exit_without_teardown  # noqa: E402
 
 if __name__ == "__main__":
-    cli_main()
-    exit_without_teardown()  # errors exit as usual (status 2 or 1); a finished command skips the teardown
+    try:
+        cli_main()
+    except SystemExit as stop:  # --help (0) and user errors (2) have said everything already
+        if stop.code is not None and not isinstance(stop.code, int):
+            raise  # a message to print: Python's own exit prints it
+        exit_without_teardown(stop.code or 0)
+    exit_without_teardown()  # a finished command skips the interpreter's teardown (see fast_exit)
