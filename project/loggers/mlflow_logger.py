@@ -206,10 +206,12 @@ class RunMLFlowLogger(Logger):
                 return
             local = None if connection.is_http(uri) else connection.default_artifact_location(uri)
             try:
-                session, opened = open_session(
-                    uri, self._run_id, self._experiment_name, self._run_name, self.tags,
-                    local and (self._artifact_location or local), self._resuming, self._log_system_metrics,
-                )  # fmt: skip
+                run = {
+                    "run_id": self._run_id, "experiment_name": self._experiment_name,
+                    "run_name": self._run_name, "tags": self.tags, "resuming": self._resuming,
+                    "artifact_location": local and (self._artifact_location or local),
+                }  # fmt: skip
+                session, opened = open_session(uri, run, self._log_system_metrics)
             except Exception as error:  # noqa: BLE001 - a broken store must not stop training
                 self.sender.go_offline(error)
                 return

@@ -24,18 +24,11 @@ class Session:
         self.system_metrics: Any = None
 
     def open(
-        self,
-        uri: str,
-        run_id: str | None,
-        experiment_name: str,
-        run_name: str | None,
-        tags: dict[str, str],
-        artifact_location: str | None,
-        resuming: bool,
-        log_system_metrics: bool,
-        environment: dict[str, str],
+        self, uri: str, run: dict[str, Any], log_system_metrics: bool, environment: dict[str, str]
     ) -> tuple[str, dict[str, str], dict[str, int], list[str]]:
         """Create or reopen the run; ``(run_id, params it has, last step per metric, warnings)``.
+
+        ``run`` holds ``open_run``'s arguments after the client (run id, experiment, name, tags, ...).
 
         ``environment`` is the training process's ``MLFLOW_*`` variables now (request limits, credentials):
         this process may have started before they were set.
@@ -45,11 +38,11 @@ class Session:
 
         prepare_local_store(uri)  # a new sqlite store: a copy, not 2-3 s of migrations
         self.client = MlflowClient(uri)
-        opened = open_run(self.client, run_id, experiment_name, run_name, tags, artifact_location, resuming)
+        opened = open_run(self.client, **run)
         self.run_id = opened.run_id
         notes: list[str] = []
         if log_system_metrics:
-            self.system_metrics, note = start_system_metrics(self.run_id, uri, resuming)
+            self.system_metrics, note = start_system_metrics(self.run_id, uri, run["resuming"])
             notes += [note] if note else []
         return opened.run_id, opened.existing_params, opened.logged_up_to, notes
 
