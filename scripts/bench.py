@@ -109,6 +109,24 @@ def rotated(items: tuple | list, by: int) -> list:
     return [*items[by % len(items) :], *items[: by % len(items)]]
 
 
+def count_calls(spec: dict, config: dict, env: dict, tmp: Path) -> dict[str, float]:
+    """Python and C calls per training step in the main thread (``bench_timer.CallCounter``) of a bare and
+    a template run over the same 50 steps (one of them logs): a figure no neighbour on the machine moves."""
+    first, last = 10, max(11, min(60, spec["longest"]))
+    counter = {"first": first, "last": last}
+    counted = {
+        "class_path": "bench_timer.CallCounter",
+        "init_args": {**counter, "out": str(tmp / "template.json")},
+    }
+    callbacks = [config["trainer"]["callbacks"][0], counted]  # the ModelCheckpoint, no LoopTimer
+    counting = tmp / "count_calls.json"
+    counting.write_text(json.dumps({**config, "trainer": {**config["trainer"], "callbacks": callbacks}}))
+    template = run_kind("template", spec, counting, last, env, tmp)
+    bare_spec = {**spec, "count_calls": {**counter, "out": str(tmp / "bare.json")}}
+    bare = run_kind("bare", bare_spec, counting, last, env, tmp)
+    return {"bare": bare["calls_per_step"], "template": template["calls_per_step"]}
+
+
 def bench_case(name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0) -> dict:
     net, shape, batch, steps = CASES[name]
     n1, n2 = (max(1, round(n * scale)) for n in steps)
@@ -116,7 +134,8 @@ def bench_case(name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0)
     spec = {"net": net, "shape": shape, "batch": batch, "longest": n2, "threads": int(env["OMP_NUM_THREADS"]),
             "seed": SEED}  # fmt: skip
     config = tmp / f"{name}.json"
-    config.write_text(json.dumps(template_config(net, shape, batch, n2, tmp / "result")))
+    template = template_config(net, shape, batch, n2, tmp / "result")
+    config.write_text(json.dumps(template))
     runs: dict[str, list] = {k: [] for k in KINDS}
     ms: dict[str, list[float]] = {k: [] for k in KINDS}
     cpu_ms: dict[str, list[float]] = {k: [] for k in KINDS}
@@ -129,7 +148,10 @@ def bench_case(name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0)
         wall, cpu = (", ".join(f"{k} {t[k][-1]:.3f}" for k in KINDS) for t in (ms, cpu_ms))
         print(f"  {name} round {round_ + 1}/{rounds}: {wall} ms/step (CPU {cpu})", flush=True)
     final = [r["long"]["loss"] for k in KINDS for r in runs[k]]
+    calls = count_calls(spec, template, env, tmp)
+    print(f"  {name} calls per step: bare {calls['bare']:.0f}, template {calls['template']:.0f}", flush=True)
     return {
+        "calls_per_step": calls,
         **{f"{k}_ms": statistics.median(ms[k]) for k in KINDS},
         # CPU time of the whole process (every thread) per step: a second view, steadier on a loaded machine.
         **{f"{k}_cpu_ms": statistics.median(cpu_ms[k]) for k in KINDS},

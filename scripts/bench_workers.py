@@ -72,7 +72,7 @@ def raw(spec: dict) -> dict:
 
 def bare(spec: dict, out: Path) -> None:
     import lightning.pytorch as pl
-    from bench_timer import LoopTimer
+    from bench_timer import CallCounter, LoopTimer
 
     class Bare(pl.LightningModule):
         def __init__(self, net: torch.nn.Module) -> None:
@@ -87,10 +87,11 @@ def bare(spec: dict, out: Path) -> None:
 
     net, data = seeded_net_and_data(spec)
     os.environ["BENCH_OUT"] = str(out)
+    timer = CallCounter(**spec["count_calls"]) if "count_calls" in spec else LoopTimer()
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_steps=spec["steps"], logger=False, enable_progress_bar=False,
         enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
-        limit_val_batches=0, callbacks=[LoopTimer()],
+        limit_val_batches=0, callbacks=[timer],
     )  # fmt: skip
     trainer.fit(Bare(net), datamodule=data)
 

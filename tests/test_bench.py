@@ -24,3 +24,5 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     assert "tiny_mlp" in doc.read_text()
     gates = {name: passed for name, _, _, passed in json.loads(out.read_text())["gates"]["tiny_mlp"]}
     assert gates["final losses equal (largest difference)"], "raw, bare and template did the same work"
+    calls = json.loads(out.read_text())["tiny_mlp"]["calls_per_step"]
+    assert 0 < calls["bare"] < calls["template"], calls

@@ -24,6 +24,8 @@ from project.callbacks.progress import SparseRichProgressBar
 from project.callbacks.rng_state import RNGStateCheckpoint
 from project.run.callback_groups import CheckpointOptions, EarlyStoppingOptions
 from project.run.checkpoint_write import AtomicCheckpointIO
+from project.run.inherited_hooks import skip_inherited_batch_hooks
+from project.run.no_profiler import NoProfiler
 from project.run.run_dir import RunDir
 from project.run.run_info import RunInfoWriter
 
@@ -98,7 +100,8 @@ def last_checkpoint(run_dir: RunDir) -> ModelCheckpoint:
 
 
 def finish_trainer(trainer: Trainer, run_dir: RunDir) -> None:
-    """What the Trainer's arguments cannot say: checkpoint paths, atomic writes, the profiler's folder."""
+    """What the Trainer's arguments cannot say: checkpoint paths, atomic writes, the profiler's folder, no
+    calls of empty per-batch hooks."""
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint):
             if callback.dirpath is None:
@@ -115,3 +118,5 @@ def finish_trainer(trainer: Trainer, run_dir: RunDir) -> None:
     # A profiler's files would follow the first logger's directory, which MLflow does not have.
     if not isinstance(trainer.profiler, PassThroughProfiler) and trainer.profiler.dirpath is None:
         trainer.profiler.dirpath = str(run_dir.profiler)
+    if isinstance(trainer.profiler, NoProfiler):
+        skip_inherited_batch_hooks(trainer.callbacks)
