@@ -3,12 +3,13 @@
 Lightning calls every hook of every callback on every batch (``_call_callback_hooks``), also the empty ones a
 callback inherits from ``Callback``, and each call builds a profiler name from ``callback.state_key`` first
 (``ModelCheckpoint`` formats a dict of its arguments there). With the template's dozen callbacks that is about
-90 calls per training step for some 10 that do something: 0.2-0.3 ms per step on a 2-core CPU, the bulk of
-what the template adds to a tiny model's step. Lightning skips a hook whose attribute is not callable
-(``if callable(fn)`` in ``_call_callback_hooks``), so an instance attribute ``None`` for an inherited no-op
-hook removes its cost without touching Lightning. Only the per-batch hooks, which nothing else calls (the
-checkpoint and set-up hooks are called directly in places), and only for a run without a profiler: a
-configured profiler keeps listing every hook.
+90 calls per training step for some 10 that do something, and half of what the template added to a step over a
+bare Trainer: 880 Python and C calls per step before, 460 after (``tests/test_step_overhead.py``, Lightning
+2.6.6). Lightning skips a hook whose attribute is not callable (``if callable(fn)`` in
+``_call_callback_hooks``), so an instance attribute ``None`` for an inherited no-op hook removes its cost
+without touching Lightning. Only the per-batch hooks, which nothing else calls (the checkpoint and set-up
+hooks are called directly in places), and only for a run without a profiler: a configured profiler keeps
+listing every hook. No upstream issue found on dispatching only overridden hooks.
 """
 
 from collections.abc import Iterable
