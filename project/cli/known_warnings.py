@@ -6,7 +6,9 @@ doing is fixed at its cause instead (``after_fit`` names the best checkpoint's f
 """
 
 import logging
+import re
 import warnings
+from pathlib import Path
 
 
 class _DropMessage(logging.Filter):
@@ -41,4 +43,14 @@ def ignore_harmless_warnings() -> None:
     # logger is not installed: not about this run.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
         _DropMessage("💡 Tip: For seamless cloud logging")
+    )
+
+
+def expect_own_checkpoints(checkpoints: Path) -> None:
+    """A resumed run writes on into its own ``checkpoints`` folder: Lightning's warning that the folder
+    "exists and is not empty" is about exactly the files the run is resuming from (a new run always gets a
+    new, empty folder). The filter names this folder's path, narrower than any module; a ModelCheckpoint you
+    point at another folder still warns."""
+    warnings.filterwarnings(
+        "ignore", message=rf"Checkpoint directory {re.escape(str(checkpoints))} exists and is not empty"
     )

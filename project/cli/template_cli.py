@@ -26,6 +26,7 @@ from project.cli.checks_before import check_ckpt_path, check_trainer
 from project.cli.class_restarts import dump_for_print, parse_with_class_restarts
 from project.cli.config_upgrade import upgrade_checkpoint_entries
 from project.cli.extra_commands import EXTRA_HELP
+from project.cli.known_warnings import expect_own_checkpoints
 from project.cli.mount_keys import mounted_classes, with_mount_key
 from project.cli.parser import TemplateArgumentParser
 from project.cli.trainer_errors import trainer_errors
@@ -200,6 +201,7 @@ class TemplateCLI(LightningCLI):
     def before_fit(self) -> None:
         if self.resuming:
             rank_zero_info(f"Resuming from {self.config.fit.ckpt_path}")
+            expect_own_checkpoints(self.run_dir.checkpoints)
         if is_global_zero():
             self.write_config()
             start_tracking(self.trainer, self.config_dump_for_run(), self.resuming)
