@@ -51,9 +51,10 @@ class LoopTimer(Callback):
 class CallCounter(Callback):
     """Python and C calls made by the main thread per training step, from batch ``first`` to ``last``.
 
-    Unlike time on a shared machine (``scripts/bench.py`` measured the same pure-Python loop at 37 and 72 ms
-    per block, phase to phase), the count is the same from run to run: a figure of what a run adds to each
-    step that no neighbour can move. Writes ``{"calls_per_step": ..., "steps": ...}`` as JSON to ``out``.
+    Unlike time on a shared machine (on the 2-core machine the project is tested on, the same pure-Python loop
+    ran at 37 and at 72 ms per block, phase to phase), the count is nearly the same from run to run: a figure
+    of what a run adds to each step that no neighbour can move. Writes
+    ``{"calls_per_step": ..., "steps": ...}`` as JSON to ``out``.
 
     Args:
         out: JSON file to write at ``last``.
