@@ -3,6 +3,7 @@
 import platform
 import re
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def package_versions() -> dict[str, str | None]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    if "torch" in sys.modules:
+        # The build (CUDA or CPU) shows in torch's own version only: `2.14.1+cu130` where pip's metadata of
+        # the registry's wheel says `2.14.1`.
+        versions["torch"] = str(sys.modules["torch"].__version__)
     return versions
 
 
