@@ -3,8 +3,7 @@
     python scripts/bench_workers.py raw|bare SPEC.json OUT.json
 
 - ``raw``: a hand-written PyTorch loop;
-- ``bare``: Lightning's floor, a minimal ``LightningModule`` in a ``Trainer`` with logger, progress bar, model
-  summary and checkpointing off (and no sanity check), timed by the same ``LoopTimer`` as the template.
+- ``bare``: Lightning's floor (``bench_bare``), timed by the same ``LoopTimer`` as the template.
 
 Both train the template's net on the template's Synthetic batches with SGD and the same seed, so all three
 end with the same loss.
@@ -71,29 +70,14 @@ def raw(spec: dict) -> dict:
 
 
 def bare(spec: dict, out: Path) -> None:
-    import lightning.pytorch as pl
+    from bench_bare import Bare, bare_trainer
     from bench_timer import CallCounter, LoopTimer
-
-    class Bare(pl.LightningModule):
-        def __init__(self, net: torch.nn.Module) -> None:
-            super().__init__()
-            self.net, self.loss = net, torch.nn.CrossEntropyLoss()
-
-        def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
-            return self.loss(self.net(batch[0]), batch[1])
-
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            return torch.optim.SGD(self.net.parameters(), lr=0.01, momentum=0.9)
 
     net, data = seeded_net_and_data(spec)
     os.environ["BENCH_OUT"] = str(out)
     timer = CallCounter(**spec["count_calls"]) if "count_calls" in spec else LoopTimer()
-    trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_steps=spec["steps"], logger=False, enable_progress_bar=False,
-        enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
-        limit_val_batches=0, callbacks=[timer],
-    )  # fmt: skip
-    trainer.fit(Bare(net), datamodule=data)
+    module = Bare(net, lambda parameters: torch.optim.SGD(parameters, lr=0.01, momentum=0.9))
+    bare_trainer(timer, max_steps=spec["steps"]).fit(module, datamodule=data)
 
 
 if __name__ == "__main__":
