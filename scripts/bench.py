@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_instructions
 from bench_report import write_report
 from bench_workers import synthetic_args
 
@@ -54,6 +55,8 @@ CASES = {
         [32], 64, (200, 2200),
     ),
 }  # fmt: skip
+# Cases whose steps are also counted in instructions (an MLP or CNN step takes seconds under Valgrind).
+INSTRUCTION_CASES = ("tiny_mlp",)
 GATES = {
     "mlp": 1.03,  # template / raw step time
     "cnn": 1.03,
@@ -128,7 +131,45 @@ def count_calls(spec: dict, config: dict, env: dict, tmp: Path) -> dict[str, flo
     return {"bare": bare["calls_per_step"], "template": template["calls_per_step"]}
 
 
-def bench_case(name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0) -> dict:
+def count_instructions(spec: dict, config: dict, env: dict, tmp: Path, library: Path) -> dict[str, dict]:
+    """Instructions per training step (``bench_instructions``) of raw, bare and template over the same 50
+    steps (one logs), each run under callgrind with one torch thread (Valgrind runs one thread at a time)."""
+    first, last = 10, max(11, min(60, spec["longest"] - 1))
+    window = {"first": first, "last": last}
+    env = {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+           bench_instructions.LIBRARY_ENV: str(library)}  # fmt: skip
+    counting = tmp / "count_instructions.json"
+    callbacks = [config["trainer"]["callbacks"][0],  # the ModelCheckpoint, no LoopTimer
+                 {"class_path": "bench_instructions.InstructionWindow", "init_args": window}]  # fmt: skip
+    counting.write_text(json.dumps({**config, "trainer": {**config["trainer"], "callbacks": callbacks}}))
+    spec_file = tmp / "instructions_spec.json"
+    spec_file.write_text(json.dumps({**spec, "threads": 1, "steps": last + 1, "instructions": window}))
+    commands = {
+        "raw": [sys.executable, str(ROOT / "scripts" / "bench_workers.py"), "raw", str(spec_file),
+                str(tmp / "raw.json")],
+        "bare": [sys.executable, str(ROOT / "scripts" / "bench_workers.py"), "bare", str(spec_file),
+                 str(tmp / "bare.json")],
+        "template": [sys.executable, "main.py", "fit", "--config", str(counting),
+                     f"--trainer.max_steps={last + 1}"],
+    }  # fmt: skip
+    result = {}
+    for kind, cmd in commands.items():
+        prefix = tmp / f"callgrind_{kind}"
+        for old in tmp.glob(f"{prefix.name}.*"):
+            old.unlink()
+        done = subprocess.run(bench_instructions.under_callgrind(cmd, prefix), cwd=ROOT, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"{kind} under callgrind failed:\n{done.stderr[-3000:]}")
+        result[kind] = {k: v / (last - first) for k, v in bench_instructions.counted(prefix).items()}
+    return result
+
+
+def bench_case(
+    name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0, library: Path | str | None = None
+) -> dict:
+    """Timed rounds, calls per step, and instructions per step when ``library`` (``bench_instructions``)
+    is a path."""
     net, shape, batch, steps = CASES[name]
     n1, n2 = (max(1, round(n * scale)) for n in steps)
     n2 = max(n2, n1 + 1)
@@ -151,8 +192,14 @@ def bench_case(name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0)
     final = [r["long"]["loss"] for k in KINDS for r in runs[k]]
     calls = count_calls(spec, template, env, tmp)
     print(f"  {name} calls per step: bare {calls['bare']:.0f}, template {calls['template']:.0f}", flush=True)
+    instructions = None
+    if isinstance(library, Path):
+        instructions = count_instructions(spec, template, env, tmp, library)
+        main = {k: f"{v['main']:,.0f}" for k, v in instructions.items()}
+        print(f"  {name} instructions per step (main thread): {main}", flush=True)
     return {
         "calls_per_step": calls,
+        "instructions_per_step": instructions,
         **{f"{k}_ms": statistics.median(ms[k]) for k in KINDS},
         # CPU time of the whole process (every thread) per step: a second view, steadier on a loaded machine.
         **{f"{k}_cpu_ms": statistics.median(cpu_ms[k]) for k in KINDS},
@@ -199,6 +246,17 @@ def bench_startup(repeats: int, env: dict, tmp: Path) -> dict:
     }
 
 
+def instructions_over_bare_ms(result: dict) -> float | None:
+    """The template's extra instructions per step (main thread) over the bare Trainer's, as the time they take
+    at the speed the bare runs were timed at: ``bare_ms * (template - bare) / bare``. A figure that moves with
+    the machine's speed (in proportion) but not with its phases, as a difference of two timings does."""
+    counted = result.get("instructions_per_step")
+    if not counted:
+        return None
+    bare, template = counted["bare"]["main"], counted["template"]["main"]
+    return result["bare_ms"] * (template - bare) / bare
+
+
 def gate_results(name: str, result: dict) -> list[tuple[str, float, float, bool]]:
     """``(what, figure, gate, passed)`` for one case."""
     if name == "startup":
@@ -217,7 +275,11 @@ def gate_results(name: str, result: dict) -> list[tuple[str, float, float, bool]
     if name == "tiny_mlp":
         over = result["over_bare_ms"]
         gate = GATES["tiny_mlp_over_bare_ms"]
-        return [("template minus bare Trainer, ms/step", over, gate, over <= gate), losses]
+        rows = [("template minus bare Trainer, ms/step", over, gate, over <= gate), losses]
+        if (counted := instructions_over_bare_ms(result)) is not None:
+            what = "template minus bare Trainer in instructions, as ms at the bare runs' median speed"
+            rows.append((what, counted, gate, counted <= gate))
+        return rows
     return [
         ("template / raw step time", result["ratio"], GATES[name], result["ratio"] <= GATES[name]),
         losses,
@@ -246,6 +308,12 @@ def main() -> int:
         "--malloc-defaults",
         action="store_true",
         help="keep glibc's dynamic malloc thresholds (noisier: page faults vary by process)",
+    )
+    parser.add_argument(
+        "--instructions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="count instructions per step under Valgrind's callgrind for the tiny MLP (when installed)",
     )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument(
@@ -283,12 +351,16 @@ def main() -> int:
     }  # fmt: skip
     failed = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        library = bench_instructions.build_library(Path(tmp)) if args.instructions else "--no-instructions"
+        if not isinstance(library, Path):
+            print(f"no instruction counts: {library}", flush=True)
         for name in args.cases:
             print(f"{name}:", flush=True)
             if name == "startup":
                 report[name] = result = bench_startup(args.startup_repeats, env, Path(tmp))
             else:
-                report[name] = result = bench_case(name, args.pairs, env, Path(tmp), args.scale)
+                counted = library if name in INSTRUCTION_CASES else None
+                report[name] = result = bench_case(name, args.pairs, env, Path(tmp), args.scale, counted)
                 if name != "tiny_mlp" and not 20 <= result["raw_ms"] <= 50:
                     print(f"  note: raw step {result['raw_ms']:.1f} ms is outside 20-50 ms: adjust --batch")
             report["gates"][name] = gates = gate_results(name, result)

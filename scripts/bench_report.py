@@ -28,6 +28,21 @@ def step_rows(report: dict) -> list[str]:
     return rows
 
 
+def instruction_rows(report: dict) -> list[str]:
+    rows = []
+    for name, label in NAMES.items():
+        counted = (report.get(name) or {}).get("instructions_per_step")
+        if not counted:
+            continue
+        raw, bare, template = (counted[k]["main"] for k in ("raw", "bare", "template"))
+        others = counted["template"]["other_threads"]
+        rows.append(
+            f"| {label} | {raw:,.0f} | {bare:,.0f} | {template:,.0f} | {template - bare:+,.0f} "
+            f"({100 * (template - bare) / bare:.1f} % of bare) | {others:,.0f} |"
+        )
+    return rows
+
+
 def gate_rows(report: dict) -> list[str]:
     return [
         f"| {case} | {what} | {figure:.4g} | {gate:g} | {'pass' if ok else '**FAIL**'} |"
@@ -67,6 +82,20 @@ def write_report(report: dict, path: Path) -> None:
             "| template per round | CPU ms/step raw / bare / template | calls/step bare / template |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *step_rows(report),
+            "",
+        ]
+    if rows := instruction_rows(report):
+        lines += [
+            "## Instructions per step (Valgrind's callgrind), one run of each",
+            "",
+            "Machine instructions of the main thread per training step over steps 10-60 (one logs), one",
+            "torch thread (`scripts/bench_instructions.py`): the work a step does, which the machine's speed",
+            "phases do not move. Other threads: the template's bar, MLflow sender and TensorBoard writer in",
+            "the same window (overstated: under Valgrind a step lasts ~50x longer, timers fire ~50x more).",
+            "",
+            "| case | raw | bare | template | template - bare | template's other threads |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *rows,
             "",
         ]
     if "startup" in report:

@@ -44,6 +44,17 @@ def seeded_net_and_data(spec: dict) -> tuple[torch.nn.Module, object]:
     return net, data
 
 
+def instruction_window(spec: dict):
+    """``window(step)``: starts and stops callgrind's count at ``spec["instructions"]`` (a no-op without)."""
+    if "instructions" not in spec:
+        return lambda step: None
+    from bench_instructions import Window
+
+    first, last = spec["instructions"]["first"], spec["instructions"]["last"]
+    window = Window()
+    return lambda step: window.at_batch(step, first, last)
+
+
 def raw(spec: dict) -> dict:
     net, data = seeded_net_and_data(spec)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -51,8 +62,10 @@ def raw(spec: dict) -> dict:
     data.setup("fit")
     loader = data.train_dataloader()
     net.train()
+    window = instruction_window(spec)
     start, cpu_start = time.perf_counter(), time.process_time()
     for step, (x, y, _) in enumerate(loader):
+        window(step)
         if step == spec["steps"]:
             break
         optimizer.zero_grad(set_to_none=True)
@@ -71,11 +84,17 @@ def raw(spec: dict) -> dict:
 
 def bare(spec: dict, out: Path) -> None:
     from bench_bare import Bare, bare_trainer
+    from bench_instructions import InstructionWindow
     from bench_timer import CallCounter, LoopTimer
 
     net, data = seeded_net_and_data(spec)
     os.environ["BENCH_OUT"] = str(out)
-    timer = CallCounter(**spec["count_calls"]) if "count_calls" in spec else LoopTimer()
+    if "count_calls" in spec:
+        timer = CallCounter(**spec["count_calls"])
+    elif "instructions" in spec:
+        timer = InstructionWindow(**spec["instructions"])
+    else:
+        timer = LoopTimer()
     module = Bare(net, lambda parameters: torch.optim.SGD(parameters, lr=0.01, momentum=0.9))
     bare_trainer(timer, max_steps=spec["steps"]).fit(module, datamodule=data)
 

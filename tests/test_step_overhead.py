@@ -8,6 +8,7 @@ loggers and bar cost.
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,9 @@ def test_the_shipped_run_adds_few_calls_per_step_over_a_bare_trainer(tmp_path: P
         f"calls per training step: bare Trainer {bare:.0f}, template {template:.0f} ({template - bare:+.0f})"
     )
     # Lightning 2.6.6: +880 calls per step while Lightning called every callback's empty inherited hooks,
-    # +460 since they are skipped (project/run/inherited_hooks.py); a new per-step cost shows here first.
-    assert template - bare <= 600, (template, bare)
+    # +460 since they are skipped (project/run/inherited_hooks.py), +333 since epoch-only checkpoints skip
+    # their batch-end hook and our hooks read once per fit what cannot change; a new per-step cost shows here.
+    assert template - bare <= 400, (template, bare)
 
 
 class Overrides(Callback):
@@ -87,3 +89,24 @@ def test_only_inherited_batch_hooks_are_skipped_and_only_without_a_profiler(tmp_
     assert callable(quiet.on_save_checkpoint), "hooks Lightning calls directly are left alone"
     profiled = built("simple")
     assert all(callable(getattr(profiled, h)) for h in BATCH_HOOKS), "a profiler still lists every hook"
+
+
+def test_an_epoch_only_model_checkpoint_skips_its_batch_end_and_a_step_one_keeps_it(tmp_path: Path) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from project.callbacks.step_checkpoint import StepCheckpoint
+    from project.run.default_callbacks import finish_trainer
+    from project.run.no_profiler import NoProfiler
+    from project.run.run_dir import RunDir
+
+    def batch_end(callback: ModelCheckpoint, profiler: object = None) -> object:
+        trainer = Trainer(accelerator="cpu", logger=False, profiler=profiler or NoProfiler(),
+                          callbacks=[callback], default_root_dir=tmp_path)  # fmt: skip
+        finish_trainer(trainer, RunDir(tmp_path / "run"))
+        return callback.on_train_batch_end
+
+    assert batch_end(ModelCheckpoint(monitor="val/loss", every_n_epochs=1)) is None
+    assert callable(batch_end(ModelCheckpoint(every_n_train_steps=5))), "saves every 5 steps"
+    assert callable(batch_end(ModelCheckpoint(train_time_interval=timedelta(minutes=5)))), "saves by time"
+    assert callable(batch_end(StepCheckpoint(every_n_train_steps=5))), "a subclass's own hook"
+    assert callable(batch_end(ModelCheckpoint(), "simple")), "a profiler still lists every hook"

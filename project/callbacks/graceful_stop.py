@@ -51,6 +51,7 @@ class GracefulStop(Callback):
         self.dirpath = dirpath
         self.agree_every_n_steps = agree_every_n_steps
         self.requested: int | None = None
+        self._single_process = True
         self._previous: dict[int, Any] = {}
 
     # --- signal handlers ----------------------------------------------------------------------------------
@@ -82,6 +83,7 @@ class GracefulStop(Callback):
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.requested = None
+        self._single_process = trainer.world_size == 1
         self._install()
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -90,10 +92,12 @@ class GracefulStop(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        if self.requested is None and self._single_process:  # every step of a run not asked to stop
+            return
         if not at_optimizer_step_boundary(trainer, batch_idx) or is_last_batch_of_epoch(trainer, batch_idx):
             # At an epoch's last batch, the end-of-epoch last.ckpt comes next; stop after it (see below).
             return
-        if trainer.world_size == 1 or self._agrees_now(trainer):
+        if self._single_process or self._agrees_now(trainer):
             self.stop_if_requested(trainer)
 
     def _agrees_now(self, trainer: Trainer) -> bool:

@@ -22,10 +22,15 @@ class LearningRateLogger(LearningRateMonitor):
     def __init__(self) -> None:
         super().__init__(logging_interval="step")  # every schedule's rate at every logged step
         self._last_step = -1  # with gradient accumulation, several batches share one optimizer step
+        self._schedule_free = False
+
+    def on_train_start(self, trainer: Trainer, *args: Any, **kwargs: Any) -> None:
+        super().on_train_start(trainer, *args, **kwargs)
+        self._schedule_free = any(is_schedule_free(optimizer) for optimizer in trainer.optimizers)
 
     def on_train_batch_start(self, trainer: Trainer, *args: Any, **kwargs: Any) -> None:
         # Schedules step after the optimizer: their rate for this step is set before the batch.
-        if not _schedule_free(trainer) and self._first_batch_of(trainer.global_step):
+        if not self._schedule_free and self._first_batch_of(trainer.global_step):
             super().on_train_batch_start(trainer, *args, **kwargs)
 
     def on_train_batch_end(
@@ -33,7 +38,7 @@ class LearningRateLogger(LearningRateMonitor):
     ) -> None:
         # A schedule-free optimizer computes the step's rate inside `step()`: read after it (the logging step
         # has not moved on yet at this hook).
-        if _schedule_free(trainer) and self._first_batch_of(trainer.global_step - 1):
+        if self._schedule_free and self._first_batch_of(trainer.global_step - 1):
             super().on_train_batch_start(trainer)
 
     def _first_batch_of(self, step: int) -> bool:
@@ -46,7 +51,3 @@ class LearningRateLogger(LearningRateMonitor):
         lr = float(param_group.get("scheduled_lr", param_group["lr"]))
         self.lrs[name].append(lr)
         return {name: lr}
-
-
-def _schedule_free(trainer: Trainer) -> bool:
-    return any(is_schedule_free(optimizer) for optimizer in trainer.optimizers)

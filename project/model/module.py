@@ -100,6 +100,7 @@ class SupervisedModule(LightningModule):
         set_matmul_precision(float32_matmul_precision)
         # Held outside the module tree so state-dict keys stay free of the `_orig_mod.` prefix.
         object.__setattr__(self, "_compiled_net", None)
+        self._schedule_free = False  # set at the start of training
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -221,8 +222,13 @@ class SupervisedModule(LightningModule):
     def _optimizers(self) -> list:
         return self._trainer.optimizers if self._trainer is not None else []
 
+    def on_train_start(self) -> None:
+        # Looked up once: the switch below runs before every training step.
+        self._schedule_free = any(schedule_free.is_schedule_free(opt) for opt in self._optimizers())
+
     def on_train_batch_start(self, batch: tuple, batch_idx: int) -> None:
-        schedule_free.set_mode(self._optimizers(), train=True)
+        if self._schedule_free:  # back to y after a validation (or a checkpoint) in eval mode
+            schedule_free.set_mode(self._optimizers(), train=True)
 
     def on_validation_model_eval(self) -> None:
         super().on_validation_model_eval()

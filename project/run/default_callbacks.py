@@ -24,7 +24,7 @@ from project.callbacks.progress import SparseRichProgressBar
 from project.callbacks.rng_state import RNGStateCheckpoint
 from project.run.callback_groups import CheckpointOptions, EarlyStoppingOptions
 from project.run.checkpoint_write import AtomicCheckpointIO
-from project.run.inherited_hooks import skip_inherited_batch_hooks
+from project.run.inherited_hooks import skip_epoch_checkpoints_batch_end, skip_inherited_batch_hooks
 from project.run.no_profiler import NoProfiler
 from project.run.run_dir import RunDir
 from project.run.run_info import RunInfoWriter
@@ -120,3 +120,4 @@ def finish_trainer(trainer: Trainer, run_dir: RunDir) -> None:
         trainer.profiler.dirpath = str(run_dir.profiler)
     if isinstance(trainer.profiler, NoProfiler):
         skip_inherited_batch_hooks(trainer.callbacks)
+        skip_epoch_checkpoints_batch_end(trainer.callbacks)
