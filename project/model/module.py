@@ -100,7 +100,7 @@ class SupervisedModule(LightningModule):
         set_matmul_precision(float32_matmul_precision)
         # Held outside the module tree so state-dict keys stay free of the `_orig_mod.` prefix.
         object.__setattr__(self, "_compiled_net", None)
-        self._schedule_free = False  # set at the start of training
+        self._schedule_free: bool | None = None  # whether the fit's optimizers are; found at its first step
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -222,11 +222,9 @@ class SupervisedModule(LightningModule):
     def _optimizers(self) -> list:
         return self._trainer.optimizers if self._trainer is not None else []
 
-    def on_train_start(self) -> None:
-        # Looked up once: the switch below runs before every training step.
-        self._schedule_free = any(schedule_free.is_schedule_free(opt) for opt in self._optimizers())
-
     def on_train_batch_start(self, batch: tuple, batch_idx: int) -> None:
+        if self._schedule_free is None:  # looked up once per fit: this runs before every training step
+            self._schedule_free = any(schedule_free.is_schedule_free(opt) for opt in self._optimizers())
         if self._schedule_free:  # back to y after a validation (or a checkpoint) in eval mode
             schedule_free.set_mode(self._optimizers(), train=True)
 
@@ -238,6 +236,7 @@ class SupervisedModule(LightningModule):
     def on_train_end(self) -> None:
         # The trained model is x: later test/predict calls in this process see it.
         schedule_free.set_mode(self._optimizers(), train=False)
+        self._schedule_free = None  # a later fit may bring other optimizers
 
     def on_test_model_eval(self) -> None:
         super().on_test_model_eval()
