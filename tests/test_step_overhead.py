@@ -42,19 +42,23 @@ def bare_calls(out: Path) -> float:
 def test_the_shipped_run_adds_few_calls_per_step_over_a_bare_trainer(tmp_path: Path) -> None:
     from project.cli import cli_main
 
-    out = tmp_path / "template.json"
-    counter = (
-        f"{{class_path: bench_timer.CallCounter, init_args: {{out: {out}, first: {FIRST}, last: {LAST}}}}}"
-    )
-    argv, sys.argv = sys.argv, ["main.py"]
-    try:
-        # The shipped defaults (bar, summary, MLflow and TensorBoard, checkpoints, evaluator, our callbacks).
-        cli_main(["fit", "--config", DIGITS, "--trainer.max_epochs=1", "--trainer.accelerator=cpu",
-                  "--run.test_after_fit=false", f"--run.root={tmp_path / 'result'}",
-                  f"--trainer.callbacks+={counter}"])  # fmt: skip
-    finally:
-        sys.argv = argv
-    template = json.loads(out.read_text())["calls_per_step"]
+    def template_calls(name: str) -> float:
+        out = tmp_path / f"{name}.json"
+        window = f"{{out: {out}, first: {FIRST}, last: {LAST}}}"
+        counter = f"{{class_path: bench_timer.CallCounter, init_args: {window}}}"
+        argv, sys.argv = sys.argv, ["main.py"]
+        try:
+            # The shipped defaults (bar, summary, MLflow and TensorBoard, checkpoints, evaluator, ours).
+            cli_main(["fit", "--config", DIGITS, "--trainer.max_epochs=1", "--trainer.accelerator=cpu",
+                      "--run.test_after_fit=false", f"--run.root={tmp_path / name}",
+                      f"--trainer.callbacks+={counter}"])  # fmt: skip
+        finally:
+            sys.argv = argv
+        return json.loads(out.read_text())["calls_per_step"]
+
+    # The lower of two runs: now and then a one-off event of the process lands in the window (+950 calls per
+    # step, i.e. ~19,000 calls once, in 2 of ~8 runs after another test in the same process), not a step cost.
+    template = min(template_calls("first"), template_calls("second"))
     bare = bare_calls(tmp_path / "bare.json")
     print(
         f"calls per training step: bare Trainer {bare:.0f}, template {template:.0f} ({template - bare:+.0f})"
