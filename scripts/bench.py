@@ -105,8 +105,20 @@ def run_kind(kind: str, spec: dict, config: Path, steps: int, env: dict, tmp: Pa
         return run_json(cmd, {**env, "BENCH_OUT": str(out)}, out)
     spec_file = tmp / f"{kind}_spec.json"
     spec_file.write_text(json.dumps({**spec, "steps": steps}))
-    cmd = [sys.executable, str(ROOT / "scripts" / "bench_workers.py"), kind, str(spec_file), str(out)]
-    return run_json(cmd, env, out)
+    return run_json(worker_command(kind, spec_file, out), env, out)
+
+
+def worker_command(kind: str, spec_file: Path, out: Path) -> list[str]:
+    """A raw or bare run (``bench_workers``)."""
+    return [sys.executable, str(ROOT / "scripts" / "bench_workers.py"), kind, str(spec_file), str(out)]
+
+
+def with_counter(config: dict, counter: dict, path: Path) -> Path:
+    """``config`` with ``counter`` (a callback's ``class_path`` and ``init_args``) instead of the LoopTimer,
+    written to ``path``."""
+    callbacks = [config["trainer"]["callbacks"][0], counter]  # the ModelCheckpoint
+    path.write_text(json.dumps({**config, "trainer": {**config["trainer"], "callbacks": callbacks}}))
+    return path
 
 
 def rotated(items: tuple | list, by: int) -> list:
@@ -122,9 +134,7 @@ def count_calls(spec: dict, config: dict, env: dict, tmp: Path) -> dict[str, flo
         "class_path": "bench_timer.CallCounter",
         "init_args": {**counter, "out": str(tmp / "template.json")},
     }
-    callbacks = [config["trainer"]["callbacks"][0], counted]  # the ModelCheckpoint, no LoopTimer
-    counting = tmp / "count_calls.json"
-    counting.write_text(json.dumps({**config, "trainer": {**config["trainer"], "callbacks": callbacks}}))
+    counting = with_counter(config, counted, tmp / "count_calls.json")
     template = run_kind("template", spec, counting, last, env, tmp)
     bare_spec = {**spec, "count_calls": {**counter, "out": str(tmp / "bare.json")}}
     bare = run_kind("bare", bare_spec, counting, last, env, tmp)
@@ -138,17 +148,13 @@ def count_instructions(spec: dict, config: dict, env: dict, tmp: Path, library: 
     window = {"first": first, "last": last}
     env = {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
            bench_instructions.LIBRARY_ENV: str(library)}  # fmt: skip
-    counting = tmp / "count_instructions.json"
-    callbacks = [config["trainer"]["callbacks"][0],  # the ModelCheckpoint, no LoopTimer
-                 {"class_path": "bench_instructions.InstructionWindow", "init_args": window}]  # fmt: skip
-    counting.write_text(json.dumps({**config, "trainer": {**config["trainer"], "callbacks": callbacks}}))
+    counter = {"class_path": "bench_instructions.InstructionWindow", "init_args": window}
+    counting = with_counter(config, counter, tmp / "count_instructions.json")
     spec_file = tmp / "instructions_spec.json"
     spec_file.write_text(json.dumps({**spec, "threads": 1, "steps": last + 1, "instructions": window}))
     commands = {
-        "raw": [sys.executable, str(ROOT / "scripts" / "bench_workers.py"), "raw", str(spec_file),
-                str(tmp / "raw.json")],
-        "bare": [sys.executable, str(ROOT / "scripts" / "bench_workers.py"), "bare", str(spec_file),
-                 str(tmp / "bare.json")],
+        "raw": worker_command("raw", spec_file, tmp / "raw.json"),
+        "bare": worker_command("bare", spec_file, tmp / "bare.json"),
         "template": [sys.executable, "main.py", "fit", "--config", str(counting),
                      f"--trainer.max_steps={last + 1}"],
     }  # fmt: skip
