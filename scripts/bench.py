@@ -148,7 +148,7 @@ def count_instructions(spec: dict, config: dict, env: dict, tmp: Path, library: 
     window = {"first": first, "last": last}
     env = {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
            bench_instructions.LIBRARY_ENV: str(library)}  # fmt: skip
-    counter = {"class_path": "bench_instructions.InstructionWindow", "init_args": window}
+    counter = {"class_path": "bench_timer.InstructionWindow", "init_args": window}
     counting = with_counter(config, counter, tmp / "count_instructions.json")
     spec_file = tmp / "instructions_spec.json"
     spec_file.write_text(json.dumps({**spec, "threads": 1, "steps": last + 1, "instructions": window}))

@@ -17,8 +17,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lightning.pytorch import Callback, LightningModule, Trainer
-
 LIBRARY_ENV = "BENCH_CALLGRIND_LIBRARY"
 CLIENT_SOURCE = """
 #include <valgrind/callgrind.h>
@@ -42,33 +40,24 @@ def build_library(folder: Path) -> Path | str:
 
 
 class Window:
-    """Starts and stops callgrind's counting (a no-op outside Valgrind)."""
-
-    def __init__(self, library: str | None = None) -> None:
-        self.library = ctypes.CDLL(library or os.environ[LIBRARY_ENV])
-
-    def at_batch(self, batch_idx: int, first: int, last: int) -> None:
-        if batch_idx == first:
-            self.library.window_start()
-        elif batch_idx == last:
-            self.library.window_stop()
-
-
-class InstructionWindow(Callback):
-    """Counts the instructions of batches ``first`` to ``last - 1`` (the run must reach batch ``last``).
+    """Counts the instructions of batches (or steps) ``first`` to ``last - 1``: call ``at(index)`` before each
+    (``bench_timer.InstructionWindow`` does for a Trainer). The run must reach ``last``.
 
     Args:
-        first: Batch index where counting starts.
-        last: Batch index where it stops.
+        first: Index where counting starts.
+        last: Index where it stops.
+        library: The compiled client requests; ``$BENCH_CALLGRIND_LIBRARY`` when not given.
     """
 
-    def __init__(self, first: int = 10, last: int = 60) -> None:
-        self.first, self.last, self.window = first, last, Window()
+    def __init__(self, first: int = 10, last: int = 60, library: str | None = None) -> None:
+        self.first, self.last = first, last
+        self.library = ctypes.CDLL(library or os.environ[LIBRARY_ENV])
 
-    def on_train_batch_start(
-        self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
-    ) -> None:
-        self.window.at_batch(batch_idx, self.first, self.last)
+    def at(self, index: int) -> None:
+        if index == self.first:
+            self.library.window_start()
+        elif index == self.last:
+            self.library.window_stop()
 
 
 def under_callgrind(cmd: list[str], out_prefix: Path) -> list[str]:

@@ -1,5 +1,6 @@
 """Benchmark-only callbacks (``scripts/bench.py`` adds them): ``LoopTimer`` times the training loop inside
-``main.py fit``, ``CallCounter`` counts the calls of a training step.
+``main.py fit``, ``CallCounter`` counts the calls of a training step, ``InstructionWindow`` its instructions
+under callgrind.
 
 ``LoopTimer`` writes ``$BENCH_OUT`` as JSON: seconds from ``on_train_start`` to ``on_train_end`` (every
 per-step cost of the template is inside: hooks, ``self.log``, loggers, progress bar, checkpoint callbacks),
@@ -84,3 +85,23 @@ class CallCounter(Callback):
             steps = self.last - self.first
             with open(self.out, "w") as f:
                 json.dump({"calls_per_step": self.calls / steps, "steps": steps}, f)
+
+
+class InstructionWindow(Callback):
+    """``bench_instructions.Window`` at each ``on_train_batch_start``: counts batches ``first`` to ``last-1``
+    under callgrind (the run must reach batch ``last``).
+
+    Args:
+        first: Batch index where counting starts.
+        last: Batch index where it stops.
+    """
+
+    def __init__(self, first: int = 10, last: int = 60) -> None:
+        from bench_instructions import Window
+
+        self.window = Window(first, last)
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
+    ) -> None:
+        self.window.at(batch_idx)

@@ -44,17 +44,6 @@ def seeded_net_and_data(spec: dict) -> tuple[torch.nn.Module, object]:
     return net, data
 
 
-def instruction_window(spec: dict):
-    """``window(step)``: starts and stops callgrind's count at ``spec["instructions"]`` (a no-op without)."""
-    if "instructions" not in spec:
-        return lambda step: None
-    from bench_instructions import Window
-
-    first, last = spec["instructions"]["first"], spec["instructions"]["last"]
-    window = Window()
-    return lambda step: window.at_batch(step, first, last)
-
-
 def raw(spec: dict) -> dict:
     net, data = seeded_net_and_data(spec)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -62,10 +51,15 @@ def raw(spec: dict) -> dict:
     data.setup("fit")
     loader = data.train_dataloader()
     net.train()
-    window = instruction_window(spec)
+    window = None
+    if "instructions" in spec:
+        from bench_instructions import Window
+
+        window = Window(**spec["instructions"])
     start, cpu_start = time.perf_counter(), time.process_time()
     for step, (x, y, _) in enumerate(loader):
-        window(step)
+        if window is not None:
+            window.at(step)
         if step == spec["steps"]:
             break
         optimizer.zero_grad(set_to_none=True)
@@ -84,8 +78,7 @@ def raw(spec: dict) -> dict:
 
 def bare(spec: dict, out: Path) -> None:
     from bench_bare import Bare, bare_trainer
-    from bench_instructions import InstructionWindow
-    from bench_timer import CallCounter, LoopTimer
+    from bench_timer import CallCounter, InstructionWindow, LoopTimer
 
     net, data = seeded_net_and_data(spec)
     os.environ["BENCH_OUT"] = str(out)
