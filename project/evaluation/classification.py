@@ -99,7 +99,10 @@ class ClassificationEvaluator(Evaluator):
         from matplotlib.figure import Figure  # not pyplot: no GUI backend, no global figure list
 
         size = min(4 + 0.4 * len(counts), 20)
-        figure = Figure(figsize=(size, size), layout="constrained")
+        figure = Figure(figsize=(size, size))
+        # Fixed margins for the tick and axis labels: a layout engine ("constrained") measures every text
+        # and doubled the time of savefig (0.2 -> 0.44 s for 10 classes), paid by every fit that tests.
+        figure.subplots_adjust(left=0.1, bottom=0.1, right=0.97, top=0.97)
         self.confusion.plot(counts.cpu(), ax=figure.add_subplot(), add_text=len(counts) <= 30)
         path = directory / f"confusion_matrix_{stage}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
