@@ -10,6 +10,8 @@ NAMES = {
     "tiny_mlp": "tiny MLP 32-64-10",
 }
 
+RESULT = {True: "pass", False: "**FAIL**", None: "beside the gate"}
+
 
 def step_rows(report: dict) -> list[str]:
     rows = []
@@ -24,6 +26,21 @@ def step_rows(report: dict) -> list[str]:
             f"| {r['over_bare_ms']:+.3f} | {r['final_loss_abs_diff']:.1e} | {rounds} "
             f"| {r['raw_cpu_ms']:.3f} / {r['bare_cpu_ms']:.3f} / {r['template_cpu_ms']:.3f} "
             f"| {r['calls_per_step']['bare']:.0f} / {r['calls_per_step']['template']:.0f} |"
+        )
+    return rows
+
+
+def lockstep_rows(report: dict) -> list[str]:
+    rows = []
+    for name, label in NAMES.items():
+        if name not in report:
+            continue
+        lock = report[name]["lockstep"]
+        cpu = " / ".join(f"{lock['cpu_ms'][k]:.3f}" for k in ("raw", "bare", "template"))
+        rows.append(
+            f"| {label} | {lock['groups']} x {lock['steps_per_group']} | {lock['raw_ms']:.3f} "
+            f"| {lock['bare_ms']:.3f} | {lock['template_ms']:.3f} | {lock['bare_ratio']:.3f} "
+            f"| {lock['ratio']:.3f} | {lock['over_bare_ms']:+.3f} | {cpu} |"
         )
     return rows
 
@@ -45,7 +62,7 @@ def instruction_rows(report: dict) -> list[str]:
 
 def gate_rows(report: dict) -> list[str]:
     return [
-        f"| {case} | {what} | {figure:.4g} | {gate:g} | {'pass' if ok else '**FAIL**'} |"
+        f"| {case} | {what} | {figure:.4g} | {gate:g} | {RESULT[ok]} |"
         for case, gates in report["gates"].items()
         for what, figure, gate, ok in gates
     ]
@@ -70,7 +87,7 @@ def write_report(report: dict, path: Path) -> None:
     ]
     if any(name in report for name in NAMES):
         lines += [
-            "## Per-step time (ms), median over rounds of raw, bare and template runs",
+            "## Per-step time (ms) of whole processes, median over rounds of raw, bare and template runs",
             "",
             "`(t(N2) - t(N1)) / (N2 - N1)` per fresh process. raw: hand-written loop; bare: minimal",
             "LightningModule, Trainer without logger, bar, summary, checkpointing; template: `main.py fit`",
@@ -82,6 +99,22 @@ def write_report(report: dict, path: Path) -> None:
             "| template per round | CPU ms/step raw / bare / template | calls/step bare / template |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *step_rows(report),
+            "",
+        ]
+    if rows := lockstep_rows(report):
+        lines += [
+            "## Per-step time (ms) in lock-step: the gates",
+            "",
+            "Raw, bare and template train side by side in three processes and take turns every few steps",
+            "(`scripts/bench_lockstep.py`; the order rotates each round), so each kind's steps run next to",
+            "the others' under the same machine phase. Per-step times per group of 50 steps (one logs);",
+            "medians over groups, ratios and differences taken per group. CPU: every thread of the process",
+            "(two torch threads: about twice the wall time).",
+            "",
+            "| case | groups x steps | raw | bare | template | bare / raw | template / raw | template - bare "
+            "| CPU ms/step raw / bare / template |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *rows,
             "",
         ]
     if rows := instruction_rows(report):

@@ -1,6 +1,7 @@
 """Benchmark-only callbacks (``scripts/bench.py`` adds them): ``LoopTimer`` times the training loop inside
-``main.py fit``, ``CallCounter`` counts the calls of a training step, ``InstructionWindow`` its instructions
-under callgrind.
+``main.py fit``, ``BatonTimer`` times its blocks of steps in lock-step with the other kinds
+(``bench_lockstep``), ``CallCounter`` counts the calls of a training step, ``InstructionWindow`` its
+instructions under callgrind.
 
 ``LoopTimer`` writes ``$BENCH_OUT`` as JSON: seconds from ``on_train_start`` to ``on_train_end`` (every
 per-step cost of the template is inside: hooks, ``self.log``, loggers, progress bar, checkpoint callbacks),
@@ -105,3 +106,35 @@ class InstructionWindow(Callback):
         self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
     ) -> None:
         self.window.at(batch_idx)
+
+
+class BatonTimer(Callback):
+    """``bench_lockstep.Baton`` after each training step; writes its block times, the last loss and the thread
+    count to ``$BENCH_OUT`` at the end of training.
+
+    Args:
+        first: Steps before the first block.
+        block: Steps per block.
+        blocks: Blocks to time.
+    """
+
+    def __init__(self, first: int, block: int, blocks: int) -> None:
+        from bench_lockstep import Baton
+
+        self.baton = Baton(first, block, blocks)
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        for logger in trainer.loggers:  # as LoopTimer: the MLflow run is open before the first block
+            if hasattr(logger, "opened_run_id"):
+                logger.opened_run_id()
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        self.loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.baton.after(batch_idx + 1)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        result = {**self.baton.result(), "loss": float(self.loss), "threads": torch.get_num_threads()}
+        with open(os.environ["BENCH_OUT"], "w") as f:
+            json.dump(result, f)

@@ -51,11 +51,15 @@ def raw(spec: dict) -> dict:
     data.setup("fit")
     loader = data.train_dataloader()
     net.train()
-    window = None
+    window = baton = None
     if "instructions" in spec:
         from bench_instructions import Window
 
         window = Window(**spec["instructions"])
+    if "lockstep" in spec:
+        from bench_lockstep import Baton
+
+        baton = Baton(**spec["lockstep"])
     start, cpu_start = time.perf_counter(), time.process_time()
     for step, (x, y, _) in enumerate(loader):
         if window is not None:
@@ -66,8 +70,11 @@ def raw(spec: dict) -> dict:
         loss = loss_fn(net(x), y)
         loss.backward()
         optimizer.step()
+        if baton is not None:
+            baton.after(step + 1)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {
+        **(baton.result() if baton is not None else {}),
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "steps": spec["steps"],
@@ -78,7 +85,7 @@ def raw(spec: dict) -> dict:
 
 def bare(spec: dict, out: Path) -> None:
     from bench_bare import Bare, bare_trainer
-    from bench_timer import CallCounter, InstructionWindow, LoopTimer
+    from bench_timer import BatonTimer, CallCounter, InstructionWindow, LoopTimer
 
     net, data = seeded_net_and_data(spec)
     os.environ["BENCH_OUT"] = str(out)
@@ -86,6 +93,8 @@ def bare(spec: dict, out: Path) -> None:
         timer = CallCounter(**spec["count_calls"])
     elif "instructions" in spec:
         timer = InstructionWindow(**spec["instructions"])
+    elif "lockstep" in spec:
+        timer = BatonTimer(**spec["lockstep"])
     else:
         timer = LoopTimer()
     module = Bare(net, lambda parameters: torch.optim.SGD(parameters, lr=0.01, momentum=0.9))

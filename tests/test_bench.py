@@ -3,6 +3,7 @@ and the table is written, so the benchmark that backs docs/benchmarks.md cannot 
 here (they need a quiet machine: ``make bench``)."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,9 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     assert gates["final losses equal (largest difference)"], "raw, bare and template did the same work"
     calls = json.loads(out.read_text())["tiny_mlp"]["calls_per_step"]
     assert 0 < calls["bare"] < calls["template"], calls
+    lockstep = json.loads(out.read_text())["tiny_mlp"]["lockstep"]
+    assert lockstep["groups"] >= 1 and lockstep["loss_spread"] <= 1e-5, lockstep
+    assert all(lockstep[f"{kind}_ms"] > 0 for kind in ("raw", "bare", "template")), lockstep
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="Valgrind is not installed")
@@ -54,3 +58,54 @@ def test_callgrind_counts_only_inside_the_window(tmp_path: Path) -> None:
     per_addition = (large - small) / 100_000
     assert 5 < per_addition < 200, per_addition
     assert small < 300 * 10_000, "the loops outside the window were counted"
+
+
+WORKER = """
+import json, sys, time
+from bench_lockstep import Baton
+
+baton = Baton(first=2, block=3, blocks=4)
+spans = []
+for step in range(2 + 3 * 4):
+    start = time.time()
+    sum(range(20_000))
+    spans.append((start, time.time()))
+    baton.after(step + 1)
+print(json.dumps({"spans": spans[2:], **baton.result()}))
+"""
+
+
+def test_lockstep_runs_one_process_at_a_time_in_rotating_order(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_lockstep
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    commands = {name: ([sys.executable, "-c", WORKER], env) for name in ("a", "b", "c")}
+    bench_lockstep.run_lockstep(commands, blocks=4, cwd=tmp_path, logs=tmp_path, timeout=120)
+    runs = {name: json.loads((tmp_path / f"{name}.log").read_text()) for name in commands}
+    blocks = sorted(
+        (spans[0][0], spans[-1][1], name)
+        for name, run in runs.items()
+        for spans in (run["spans"][i : i + 3] for i in range(0, 12, 3))
+    )
+    # No two blocks overlap in time, and the turns go a b c, b c a, c a b, a b c.
+    assert all(end <= next_start for (_, end, _), (next_start, _, _) in zip(blocks, blocks[1:]))
+    assert "".join(name for *_, name in blocks) == "abcbcacababc"
+    assert all(len(run["block_seconds"]) == 4 and min(run["block_seconds"]) > 0 for run in runs.values())
+
+
+def test_lockstep_figures_are_medians_over_groups_of_one_logging_period() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_lockstep import figures
+
+    # Blocks of 10 steps, groups of 5 blocks (50 steps); the machine is twice as slow in the second group.
+    blocks = {
+        "raw": [0.1] * 5 + [0.2] * 5,
+        "bare": [0.11] * 5 + [0.22] * 5,
+        "template": [0.102] * 5 + [0.204] * 5,
+    }
+    result = figures(blocks, block=10)
+    assert result["groups"] == 2 and result["steps_per_group"] == 50
+    assert result["ratio"] == pytest.approx(1.02) and result["bare_ratio"] == pytest.approx(1.1)
+    assert result["raw_ms"] == pytest.approx(15.0)  # median of 10 and 20 ms/step
+    assert result["over_bare_ms"] == pytest.approx(-1.2)  # median of -0.8 and -1.6
