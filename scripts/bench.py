@@ -37,6 +37,7 @@ from pathlib import Path
 
 import bench_instructions
 import bench_lockstep
+from bench_lockstep import rotated
 from bench_report import write_report
 from bench_workers import synthetic_args
 
@@ -127,10 +128,6 @@ def with_counter(config: dict, counter: dict, path: Path) -> Path:
     callbacks = [config["trainer"]["callbacks"][0], counter]  # the ModelCheckpoint
     path.write_text(json.dumps({**config, "trainer": {**config["trainer"], "callbacks": callbacks}}))
     return path
-
-
-def rotated(items: tuple | list, by: int) -> list:
-    return [*items[by % len(items) :], *items[: by % len(items)]]
 
 
 def count_calls(spec: dict, config: dict, env: dict, tmp: Path) -> dict[str, float]:

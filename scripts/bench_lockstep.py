@@ -31,6 +31,11 @@ from pathlib import Path
 BATON_ENV = "BENCH_BATON"  # "<read fd of go>,<write fd of done>", inherited from the coordinator
 
 
+def rotated(items: tuple | list, by: int) -> list:
+    """``items`` starting at index ``by`` (modulo its length): the order of round ``by``."""
+    return [*items[by % len(items) :], *items[: by % len(items)]]
+
+
 class Baton:
     """The worker's side of the baton.
 
@@ -95,7 +100,7 @@ def run_lockstep(
         for name in names:  # every process at the first boundary: start-up and warm-up ran side by side
             wait_done(name)
         for round_ in range(blocks):
-            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            for name in rotated(names, round_):
                 os.write(pipes[name][0], b"g")
                 wait_done(name)
         for name in names:  # the release: the rest of each run (end of training, saving) is not timed
