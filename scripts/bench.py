@@ -62,7 +62,7 @@ CASES = {
     ),
 }  # fmt: skip
 # name: (first, block, blocks) of the lock-step timing (``bench_lockstep``): blocks of about 0.1-0.8 s after
-# the first logging step, block * blocks a multiple of the 50-step logging period.
+# the first logging step, block * blocks a multiple of the logging period (bench_lockstep.LOG_EVERY).
 LOCKSTEP = {"mlp": (60, 10, 60), "cnn": (60, 10, 60), "tiny_mlp": (200, 50, 60)}
 # Cases whose steps are also counted in instructions (an MLP or CNN step takes seconds under Valgrind).
 INSTRUCTION_CASES = ("tiny_mlp",)
@@ -182,7 +182,7 @@ def time_lockstep(name: str, spec: dict, env: dict, tmp: Path, scale: float = 1.
     net, shape, batch, _ = CASES[name]
     first, block, blocks = LOCKSTEP[name]
     first = max(1, round(first * scale))
-    blocks = max(max(1, 50 // block), round(blocks * scale))
+    blocks = max(max(1, bench_lockstep.LOG_EVERY // block), round(blocks * scale))
     last = first + block * blocks
     lock = {"first": first, "block": block, "blocks": blocks}
     config = template_config(net, shape, batch, last, tmp / "result")

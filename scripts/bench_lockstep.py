@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 BATON_ENV = "BENCH_BATON"  # "<read fd of go>,<write fd of done>", inherited from the coordinator
+LOG_EVERY = 50  # Lightning's default log_every_n_steps, kept by the bench: one logging step per group
 
 
 def rotated(items: tuple | list, by: int) -> list:
@@ -68,7 +69,7 @@ class Baton:
         self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
     def result(self) -> dict:
-        return {"block_seconds": self.seconds, "block_cpu_seconds": self.cpu_seconds, "block": self.block}
+        return {"block_seconds": self.seconds, "block_cpu_seconds": self.cpu_seconds}
 
 
 def run_lockstep(
@@ -119,7 +120,7 @@ def run_lockstep(
                 os.close(fd)
 
 
-def figures(blocks: dict[str, list[float]], block: int, log_every: int = 50) -> dict:
+def figures(blocks: dict[str, list[float]], block: int, log_every: int = LOG_EVERY) -> dict:
     """Per-step ms of each kind per group of blocks spanning ``log_every`` steps, and the gate figures:
     medians over groups of template/raw and template - bare."""
     per_group = max(1, log_every // block)
