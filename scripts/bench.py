@@ -1,6 +1,7 @@
 """The template's per-step cost against Lightning's floor and a hand-written loop, and its start-up time.
 
-    python scripts/bench.py [--pairs 5] [--threads 2] [--cases mlp cnn tiny_mlp startup] [--check]
+    python scripts/bench.py [--pairs 5] [--process-rounds 3] [--threads 2]
+        [--cases mlp cnn tiny_mlp startup] [--check]
 
 For each net, the same Synthetic batches go through
 - ``raw``: the same net, SGD, loss, DataLoader, seed and thread count in a hand-written loop;
@@ -10,9 +11,10 @@ For each net, the same Synthetic batches go through
   TensorBoard, ModelCheckpoint, the evaluator), timed from inside by ``scripts/bench_timer.py``.
 The step-time gates come from lock-step runs (``scripts/bench_lockstep.py``): the three kinds train side by
 side in three processes and pass a baton every few steps, so that each kind's blocks of steps run next to the
-others' under the same machine phase; medians over groups of 50 steps (one logs each). Whole processes timed
-one after the other are shown beside the gates (on a shared machine their spread from round to round is many
-times the 3 % gate): per-step time is ``(t(N2) - t(N1)) / (N2 - N1)`` from fresh processes of N1 and N2
+others' under the same machine phase; medians over groups of 50 steps (one logs each) in each run, then
+medians over ``--pairs`` runs, each in fresh processes. Whole processes timed one after the other
+(``--process-rounds``) are shown beside the gates (on a shared machine their spread from round to round is
+many times the 3 % gate): per-step time is ``(t(N2) - t(N1)) / (N2 - N1)`` from fresh processes of N1 and N2
 steps, which cancels start-up, warm-up and end-of-training costs; the three kinds alternate within each round
 (the order rotates from round to round) so that load drift hits all of them; the figures are medians over the
 rounds. With a fixed seed all must end with the same loss (to 1e-5), the proof that they did the same work.
@@ -63,7 +65,7 @@ CASES = {
 }  # fmt: skip
 # name: (first, block, blocks) of the lock-step timing (``bench_lockstep``): blocks of about 0.1-0.8 s after
 # the first logging step, block * blocks a multiple of the logging period (bench_lockstep.LOG_EVERY).
-LOCKSTEP = {"mlp": (60, 10, 60), "cnn": (60, 10, 60), "tiny_mlp": (200, 50, 60)}
+LOCKSTEP = {"mlp": (60, 10, 30), "cnn": (60, 10, 30), "tiny_mlp": (200, 50, 30)}
 # Cases whose steps are also counted in instructions (an MLP or CNN step takes seconds under Valgrind).
 INSTRUCTION_CASES = ("tiny_mlp",)
 GATES = {
@@ -176,9 +178,35 @@ def count_instructions(spec: dict, config: dict, env: dict, tmp: Path, library: 
     return result
 
 
-def time_lockstep(name: str, spec: dict, env: dict, tmp: Path, scale: float = 1.0) -> dict:
-    """Raw, bare and template trained in lock-step (``bench_lockstep``): per-step times per group of 50 steps
-    and their medians, the gate figures, and the final losses."""
+def time_lockstep(name: str, spec: dict, env: dict, tmp: Path, scale: float = 1.0, runs: int = 5) -> dict:
+    """Raw, bare and template trained in lock-step (``bench_lockstep``) ``runs`` times, each time in three
+    fresh processes: per run, per-step times per group of 50 steps and their medians; over the runs, the
+    medians of each run's figures (the gates). Fresh processes each run: a process can be a few per cent
+    slower than the next for its whole life (where its memory landed), which groups within one run cannot
+    average out."""
+    each = []
+    for number in range(runs):
+        each.append(run := lockstep_run(name, spec, env, tmp, scale))
+        times = ", ".join(f"{k} {run[f'{k}_ms']:.3f}" for k in KINDS)
+        print(
+            f"  {name} lock-step run {number + 1}/{runs}: {times} ms/step, template/raw {run['ratio']:.4f},"
+            f" bare/raw {run['bare_ratio']:.4f}, template - bare {run['over_bare_ms']:+.3f} ms",
+            flush=True,
+        )
+    figures = ("raw_ms", "bare_ms", "template_ms", "ratio", "bare_ratio", "over_bare_ms")
+    return {
+        **{key: statistics.median(run[key] for run in each) for key in figures},
+        "cpu_ms": {kind: statistics.median(run["cpu_ms"][kind] for run in each) for kind in KINDS},
+        **{key: each[0][key] for key in ("groups", "steps_per_group", "first", "block", "blocks")},
+        "run_count": runs,
+        "loss_spread": max(run["loss_spread"] for run in each),
+        "runs": each,
+    }
+
+
+def lockstep_run(name: str, spec: dict, env: dict, tmp: Path, scale: float = 1.0) -> dict:
+    """One lock-step run of raw, bare and template: per-step times per group of 50 steps, their medians and
+    the gate figures (``bench_lockstep.figures``), CPU ms per step and the spread of the final losses."""
     net, shape, batch, _ = CASES[name]
     first, block, blocks = LOCKSTEP[name]
     first = max(1, round(first * scale))
@@ -214,10 +242,16 @@ def time_lockstep(name: str, spec: dict, env: dict, tmp: Path, scale: float = 1.
 
 
 def bench_case(
-    name: str, rounds: int, env: dict, tmp: Path, scale: float = 1.0, library: Path | str | None = None
+    name: str,
+    lockstep_runs: int,
+    rounds: int,
+    env: dict,
+    tmp: Path,
+    scale: float = 1.0,
+    library: Path | str | None = None,
 ) -> dict:
-    """Timed rounds, calls per step, and instructions per step when ``library`` (``bench_instructions``)
-    is a path."""
+    """Lock-step runs (the gates), whole-process rounds, calls per step, and instructions per step when
+    ``library`` (``bench_instructions``) is a path."""
     net, shape, batch, steps = CASES[name]
     n1, n2 = (max(1, round(n * scale)) for n in steps)
     n2 = max(n2, n1 + 1)
@@ -240,9 +274,9 @@ def bench_case(
     final = [r["long"]["loss"] for k in KINDS for r in runs[k]]
     calls = count_calls(spec, template, env, tmp)
     print(f"  {name} calls per step: bare {calls['bare']:.0f}, template {calls['template']:.0f}", flush=True)
-    lockstep = time_lockstep(name, spec, env, tmp, scale)
+    lockstep = time_lockstep(name, spec, env, tmp, scale, lockstep_runs)
     each = ", ".join(f"{k} {lockstep[f'{k}_ms']:.3f}" for k in KINDS)
-    print(f"  {name} lock-step ms/step: {each} ({lockstep['groups']} groups)", flush=True)
+    print(f"  {name} lock-step, medians of {lockstep_runs} runs: {each} ms/step", flush=True)
     instructions = None
     if isinstance(library, Path):
         instructions = count_instructions(spec, template, env, tmp, library)
@@ -327,7 +361,8 @@ def gate_results(name: str, result: dict) -> list[tuple[str, float, float, bool 
              result["fit_over_import_no_teardown_s"], GATES["startup_over_import_s"], None),
         ]  # fmt: skip
     lock = result["lockstep"]
-    groups = f"lock-step, median of {lock['groups']} groups of {lock['steps_per_group']} steps"
+    groups = (f"lock-step, median of {lock['run_count']} runs of {lock['groups']} groups of "
+              f"{lock['steps_per_group']} steps")  # fmt: skip
     losses = (
         "final losses equal (largest difference)",
         result["final_loss_abs_diff"],
@@ -359,7 +394,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--pairs", type=int, default=5, help="rounds of raw/bare/template runs per net (>= 5)"
+        "--pairs", type=int, default=5, help="lock-step runs of raw, bare and template per net: the gates"
+    )
+    parser.add_argument(
+        "--process-rounds", type=int, default=3, help="rounds of whole-process raw/bare/template runs per net"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads in every run")
     parser.add_argument("--cases", nargs="+", default=[*CASES, "startup"], choices=[*CASES, "startup"])
@@ -411,6 +449,7 @@ def main() -> int:
         "command": " ".join(["python", "scripts/bench.py", *sys.argv[1:]]),
         "threads": args.threads,
         "pairs": args.pairs,
+        "process_rounds": args.process_rounds,
         "malloc_env": malloc,
         "versions": package_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
@@ -428,7 +467,8 @@ def main() -> int:
                 report[name] = result = bench_startup(args.startup_repeats, env, Path(tmp))
             else:
                 counted = library if name in INSTRUCTION_CASES else None
-                report[name] = result = bench_case(name, args.pairs, env, Path(tmp), args.scale, counted)
+                rounds = (args.pairs, args.process_rounds)
+                report[name] = result = bench_case(name, *rounds, env, Path(tmp), args.scale, counted)
                 if name != "tiny_mlp" and not 20 <= result["raw_ms"] <= 50:
                     print(f"  note: raw step {result['raw_ms']:.1f} ms is outside 20-50 ms: adjust --batch")
             report["gates"][name] = gates = gate_results(name, result)

@@ -37,10 +37,13 @@ def lockstep_rows(report: dict) -> list[str]:
             continue
         lock = report[name]["lockstep"]
         cpu = " / ".join(f"{lock['cpu_ms'][k]:.3f}" for k in ("raw", "bare", "template"))
+        ratios = " / ".join(f"{run['ratio']:.3f}" for run in lock["runs"])
+        over_bare = " / ".join(f"{run['over_bare_ms']:+.3f}" for run in lock["runs"])
         rows.append(
-            f"| {label} | {lock['groups']} x {lock['steps_per_group']} | {lock['raw_ms']:.3f} "
-            f"| {lock['bare_ms']:.3f} | {lock['template_ms']:.3f} | {lock['bare_ratio']:.3f} "
-            f"| {lock['ratio']:.3f} | {lock['over_bare_ms']:+.3f} | {cpu} |"
+            f"| {label} | {lock['run_count']} x {lock['groups']} x {lock['steps_per_group']} "
+            f"| {lock['raw_ms']:.3f} | {lock['bare_ms']:.3f} | {lock['template_ms']:.3f} "
+            f"| {lock['bare_ratio']:.3f} | {lock['ratio']:.3f} | {lock['over_bare_ms']:+.3f} | {ratios} "
+            f"| {over_bare} | {cpu} |"
         )
     return rows
 
@@ -80,7 +83,8 @@ def write_report(report: dict, path: Path) -> None:
         f"- machine: {machine['platform']}, {machine['cpus']} CPUs ({machine['processor'] or 'unknown'}), "
         f"device cpu; load average at the start {load}, at the end "
         + " / ".join(f"{x:.2f}" for x in machine["load_average_end"]),
-        f"- torch threads: {report['threads']}; rounds: {report['pairs']}; malloc: "
+        f"- torch threads: {report['threads']}; lock-step runs: {report['pairs']}; whole-process rounds: "
+        f"{report.get('process_rounds', report['pairs'])}; malloc: "
         + (", ".join(f"{k}={v}" for k, v in report["malloc_env"].items()) or "glibc defaults"),
         f"- versions: {versions}",
         "",
@@ -108,12 +112,14 @@ def write_report(report: dict, path: Path) -> None:
             "Raw, bare and template train side by side in three processes and take turns every few steps",
             "(`scripts/bench_lockstep.py`; the order rotates each round), so each kind's steps run next to",
             "the others' under the same machine phase. Per-step times per group of 50 steps (one logs);",
-            "medians over groups, ratios and differences taken per group. CPU: every thread of the process",
-            "(two torch threads: about twice the wall time).",
+            "in each run, medians over groups, ratios and differences taken per group; then medians over",
+            "runs, each in three fresh processes. CPU: every thread of the process (two torch threads: about",
+            "twice the wall time).",
             "",
-            "| case | groups x steps | raw | bare | template | bare / raw | template / raw | template - bare "
+            "| case | runs x groups x steps | raw | bare | template | bare / raw | template / raw "
+            "| template - bare | template / raw per run | template - bare per run "
             "| CPU ms/step raw / bare / template |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
         ]

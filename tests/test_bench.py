@@ -19,7 +19,7 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     doc, out = tmp_path / "benchmarks.md", tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--cases", "tiny_mlp", "--pairs", "1",
-         "--scale", "0.05", "--threads", "1", "--doc", str(doc), "--out", str(out),
+         "--process-rounds", "1", "--scale", "0.05", "--threads", "1", "--doc", str(doc), "--out", str(out),
          "--no-instructions"],  # three minutes under Valgrind: the window is tested on its own below
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -31,6 +31,7 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     assert 0 < calls["bare"] < calls["template"], calls
     lockstep = json.loads(out.read_text())["tiny_mlp"]["lockstep"]
     assert lockstep["groups"] >= 1 and lockstep["loss_spread"] <= 1e-5, lockstep
+    assert lockstep["run_count"] == len(lockstep["runs"]) == 1, lockstep
     assert all(lockstep[f"{kind}_ms"] > 0 for kind in ("raw", "bare", "template")), lockstep
 
 
