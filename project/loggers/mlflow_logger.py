@@ -17,8 +17,9 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from project.loggers import mlflow_connection as connection
 from project.loggers import mlflow_run_end as run_end
-from project.loggers.mlflow_entities import flat_params, metric_values, new_params, not_logged_yet
-from project.loggers.mlflow_process import ClientOnFirstUse, HelperProcess, InProcess, open_session
+from project.loggers.mlflow_entities import flat_params, metric_values
+from project.loggers.mlflow_process import ClientOnFirstUse
+from project.loggers.mlflow_run_link import RunLink, ServerDown
 from project.loggers.mlflow_sender import MLflowSender
 from project.run.options import RunOptions
 
@@ -99,14 +100,12 @@ class RunMLFlowLogger(Logger):
         self._log_system_metrics = log_system_metrics
         self.run_dir = Path(run_dir) if run_dir else None
         self._client: MlflowClient | None = None
-        self._session: HelperProcess | InProcess | None = None
+        self._link = RunLink()
         self._sender: MLflowSender | None = None
         self._started, self._resuming = False, False
         self._opened = threading.Event()
         self._checkpoint_callback: ModelCheckpoint | None = None
-        self._existing_params: dict[str, str] = {}
         self._reported: str | None = None
-        self._logged_up_to: dict[str, int] = {}
 
     # --- where the run lives ----------------------------------------------------------------------------
 
@@ -163,7 +162,7 @@ class RunMLFlowLogger(Logger):
     def sender(self) -> MLflowSender:
         if self._sender is None:
             self._sender = MLflowSender(
-                self._send,
+                self._link.send,
                 self.tracking_uri,
                 synchronous=self._synchronous,
                 send_interval=self._send_interval,
@@ -195,44 +194,28 @@ class RunMLFlowLogger(Logger):
         """
         self.start(resuming)
         self._opened.wait()
-        return self._session is not None
+        return self._link.session is not None
 
     def _open(self) -> None:
         """Check the server, then create the run or set the existing one RUNNING again."""
+        run = {
+            "run_id": self._run_id, "experiment_name": self._experiment_name, "run_name": self._run_name,
+            "tags": self.tags, "resuming": self._resuming, "artifact_location": self._artifact_location,
+        }  # fmt: skip
         try:
-            uri = self.tracking_uri
-            if connection.is_http(uri) and not connection.server_answers(uri, self._connect_timeout):
-                self.sender.go_offline(f"{uri}/health did not answer (timeout {self._connect_timeout:g} s)")
-                return
-            local = None if connection.is_http(uri) else connection.default_artifact_location(uri)
-            try:
-                run = {
-                    "run_id": self._run_id, "experiment_name": self._experiment_name,
-                    "run_name": self._run_name, "tags": self.tags, "resuming": self._resuming,
-                    "artifact_location": local and (self._artifact_location or local),
-                }  # fmt: skip
-                session, opened = open_session(uri, run, self._log_system_metrics)
-            except Exception as error:  # noqa: BLE001 - a broken store must not stop training
-                self.sender.go_offline(error)
-                return
-            self._run_id, self._existing_params, self._logged_up_to, notes = opened
-            self._session = session
+            notes = self._link.open(self.tracking_uri, run, self._connect_timeout, self._log_system_metrics)
+        except ServerDown as down:
+            self.sender.go_offline(str(down))
+        except Exception as error:  # noqa: BLE001 - a broken store must not stop training
+            self.sender.go_offline(error)
+        else:
+            self._run_id = self._link.run_id
             for note in notes:
                 warnings.warn(note, RuntimeWarning, stacklevel=2)
         finally:
             self._opened.set()
 
     # --- what gets sent ------------------------------------------------------------------------------------
-
-    def _send(self, kind: str, items: list[Any]) -> None:
-        if self._session is None:
-            raise ConnectionError("no MLflow run")
-        if kind == "params":
-            items = new_params(dict(items), self._existing_params)
-        elif kind == "metric values":
-            items = not_logged_yet(items, self._logged_up_to)
-        if items:
-            self._session.call("send", kind, items)
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
@@ -274,10 +257,10 @@ class RunMLFlowLogger(Logger):
             return
         self._opened.wait()
         # A resumed run that had nothing left to train logged nothing, but its status must still be set.
-        if self._session is not None:
+        if self._link.session is not None:
             files = run_end.files_to_upload(self.run_dir, self._log_model, self._checkpoint_callback)
             final = run_end.final_status(self.run_dir, status)
-            run_end.close_run(self._session, self.sender, files, final, self._flush_timeout)
+            run_end.close_run(self._link.session, self.sender, files, final, self._flush_timeout)
         else:
             self.sender.flush(self._flush_timeout)  # offline: what was queued is counted as not sent
         self._report()
