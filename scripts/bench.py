@@ -181,8 +181,8 @@ def count_instructions(spec: dict, config: dict, env: dict, tmp: Path, library: 
 def time_lockstep(name: str, spec: dict, env: dict, tmp: Path, scale: float = 1.0, runs: int = 5) -> dict:
     """Raw, bare and template trained in lock-step (``bench_lockstep``) ``runs`` times, each time in three
     fresh processes: per run, per-step times per group of 50 steps and their medians; over the runs, the
-    medians of each run's figures (the gates). Fresh processes each run: a process can be a few per cent
-    slower than the next for its whole life (where its memory landed), which groups within one run cannot
+    medians of each run's figures (the gates). Fresh processes each run: the same loop can run a few per cent
+    slower in one process than in the next for the process's whole life, which groups within one run cannot
     average out."""
     each = []
     for number in range(runs):
