@@ -467,8 +467,9 @@ def main() -> int:
                 report[name] = result = bench_startup(args.startup_repeats, env, Path(tmp))
             else:
                 counted = library if name in INSTRUCTION_CASES else None
-                rounds = (args.pairs, args.process_rounds)
-                report[name] = result = bench_case(name, *rounds, env, Path(tmp), args.scale, counted)
+                report[name] = result = bench_case(
+                    name, args.pairs, args.process_rounds, env, Path(tmp), args.scale, counted
+                )
                 if name != "tiny_mlp" and not 20 <= result["raw_ms"] <= 50:
                     print(f"  note: raw step {result['raw_ms']:.1f} ms is outside 20-50 ms: adjust --batch")
             report["gates"][name] = gates = gate_results(name, result)

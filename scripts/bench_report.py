@@ -11,6 +11,8 @@ NAMES = {
 }
 
 RESULT = {True: "pass", False: "**FAIL**", None: "beside the gate"}
+# The start-up table's columns, in the order of its header.
+STARTUP_COMMANDS = ("import_lightning", "import_lightning_no_teardown", "fit_one_step", "fit_help")
 
 
 def step_rows(report: dict) -> list[str]:
@@ -84,7 +86,7 @@ def write_report(report: dict, path: Path) -> None:
         f"device cpu; load average at the start {load}, at the end "
         + " / ".join(f"{x:.2f}" for x in machine["load_average_end"]),
         f"- torch threads: {report['threads']}; lock-step runs: {report['pairs']}; whole-process rounds: "
-        f"{report.get('process_rounds', report['pairs'])}; malloc: "
+        f"{report['process_rounds']}; malloc: "
         + (", ".join(f"{k}={v}" for k, v in report["malloc_env"].items()) or "glibc defaults"),
         f"- versions: {versions}",
         "",
@@ -146,21 +148,7 @@ def write_report(report: dict, path: Path) -> None:
             "| `main.py fit --config configs/digits.yaml --trainer.max_steps=1` (fresh run.root) "
             "| `main.py fit --help` |",
             "| --- | --- | --- | --- |",
-            " | ".join(
-                [
-                    "",
-                    *(
-                        f"{s[k]:.2f}"
-                        for k in (
-                            "import_lightning",
-                            "import_lightning_no_teardown",
-                            "fit_one_step",
-                            "fit_help",
-                        )
-                    ),
-                    "",
-                ]
-            ).strip(),
+            "| " + " | ".join(f"{s[k]:.2f}" for k in STARTUP_COMMANDS) + " |",
             "",
         ]
     lines += ["## Gates", "", "| case | what | figure | gate | result |", "| --- | --- | --- | --- | --- |",
