@@ -114,3 +114,26 @@ def test_an_epoch_only_model_checkpoint_skips_its_batch_end_and_a_step_one_keeps
     assert callable(batch_end(ModelCheckpoint(train_time_interval=timedelta(minutes=5)))), "saves by time"
     assert callable(batch_end(StepCheckpoint(every_n_train_steps=5))), "a subclass's own hook"
     assert callable(batch_end(ModelCheckpoint(), "simple")), "a profiler still lists every hook"
+
+
+def test_the_hook_name_lightning_sets_around_each_hook_skips_module_setattr(monkeypatch) -> None:
+    from project.model.module import SupervisedModule
+    from project.nets import MLP
+
+    module = SupervisedModule(
+        net=MLP(in_features=4), optimizer=lambda params: torch.optim.SGD(params, lr=0.1)
+    )
+    head, scale = torch.nn.Linear(2, 2), torch.nn.Parameter(torch.ones(1))
+    names: list[str] = []
+    setattr_of_module = torch.nn.Module.__setattr__
+
+    def counted(self: torch.nn.Module, name: str, value: object) -> None:
+        names.append(name)
+        setattr_of_module(self, name, value)
+
+    monkeypatch.setattr(torch.nn.Module, "__setattr__", counted)
+    module._current_fx_name = "training_step"  # 44 times per training step, from Lightning's hook calls
+    module.head, module.scale = head, scale  # still registered by nn.Module
+    assert names == ["head", "scale"]
+    assert module._current_fx_name == "training_step"
+    assert "head" in dict(module.named_children()) and "scale" in dict(module.named_parameters())

@@ -3,7 +3,6 @@
 from typing import Literal
 
 import torch
-from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
@@ -12,6 +11,7 @@ from torch import nn
 from project.callbacks.logging_steps import logs_next_step
 from project.evaluation.evaluator import Evaluator
 from project.evaluation.rank_samples import batch_parts
+from project.model.hook_name import FastHookName
 from project.model.performance import (
     MatmulPrecision,
     channels_last_input,
@@ -30,7 +30,7 @@ def without_compile_prefix(state: dict) -> dict:
     return {key.replace("_orig_mod.", ""): value for key, value in state.items()}
 
 
-class SupervisedModule(LightningModule):
+class SupervisedModule(FastHookName):
     """Supervised training of ``net`` on ``(input, target[, index])`` batches.
 
     Logs ``train/loss`` per step, ``val/loss`` and ``test/loss`` per epoch, and the evaluator's results as
