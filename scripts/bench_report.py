@@ -18,7 +18,7 @@ STARTUP_COMMANDS = ("import_lightning", "import_lightning_no_teardown", "fit_one
 def step_rows(report: dict) -> list[str]:
     rows = []
     for name, label in NAMES.items():
-        if name not in report:
+        if "per_round_ms" not in report.get(name, {}):  # no whole-process rounds
             continue
         r = report[name]
         rounds = " / ".join(f"{t:.3f}" for t in r["per_round_ms"]["template"])
@@ -91,7 +91,7 @@ def write_report(report: dict, path: Path) -> None:
         f"- versions: {versions}",
         "",
     ]
-    if any(name in report for name in NAMES):
+    if rows := step_rows(report):
         lines += [
             "## Per-step time (ms) of whole processes, median over rounds of raw, bare and template runs",
             "",
@@ -104,7 +104,7 @@ def write_report(report: dict, path: Path) -> None:
             "| case | raw | bare | template | template / raw | template - bare | final loss spread "
             "| template per round | CPU ms/step raw / bare / template | calls/step bare / template |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-            *step_rows(report),
+            *rows,
             "",
         ]
     if rows := lockstep_rows(report):

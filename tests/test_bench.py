@@ -19,8 +19,9 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     doc, out = tmp_path / "benchmarks.md", tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--cases", "tiny_mlp", "--pairs", "1",
-         "--process-rounds", "1", "--scale", "0.05", "--threads", "1", "--doc", str(doc), "--out", str(out),
+         "--process-rounds", "0", "--scale", "0.05", "--threads", "1", "--doc", str(doc), "--out", str(out),
          "--no-instructions"],  # three minutes under Valgrind: the window is tested on its own below
+        # No whole-process rounds (six more launches): they are beside the gates, and `make bench` runs them.
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -28,7 +29,7 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     gates = {name: passed for name, _, _, passed in json.loads(out.read_text())["gates"]["tiny_mlp"]}
     assert gates["final losses equal (largest difference)"], "raw, bare and template did the same work"
     calls = json.loads(out.read_text())["tiny_mlp"]["calls_per_step"]
-    assert 0 < calls["bare"] < calls["template"], calls
+    assert calls["bare"] > 1000 and calls["template"] > 1000, calls  # both counted: a step makes thousands
     lockstep = json.loads(out.read_text())["tiny_mlp"]["lockstep"]
     assert lockstep["groups"] >= 1 and lockstep["loss_spread"] <= 1e-5, lockstep
     assert lockstep["run_count"] == len(lockstep["runs"]) == 1, lockstep

@@ -65,8 +65,9 @@ def test_the_shipped_run_adds_few_calls_per_step_over_a_bare_trainer(tmp_path: P
     )
     # Lightning 2.6.6: +880 calls per step while Lightning called every callback's empty inherited hooks,
     # +460 since they are skipped (project/run/inherited_hooks.py), +333 since epoch-only checkpoints skip
-    # their batch-end hook and our hooks read once per fit what cannot change; a new per-step cost shows here.
-    assert template - bare <= 400, (template, bare)
+    # their batch-end hook and our hooks read once per fit what cannot change, -188 since Lightning's hook
+    # name skips nn.Module.__setattr__ (project/model/hook_name.py); a new per-step cost shows here.
+    assert template - bare <= 0, (template, bare)
 
 
 class Overrides(Callback):
