@@ -4,6 +4,7 @@ A resumed run must end where the unbroken run ends: same weights, optimizer and 
 same early-stopping and best-checkpoint state, same logged metrics, nothing counted twice.
 """
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -137,3 +138,25 @@ def test_resume_from_checkpoint_file_into_new_run_dir(straight: Path, tmp_path: 
     final = last(second)
     assert (epochs_trained(final), final["global_step"]) == (4, 24)
     assert_same_training_state(final, last(straight))
+
+
+def test_a_moved_run_dir_resumes_with_its_checkpoint_ranking(straight: Path, tmp_path: Path) -> None:
+    root = tmp_path / "result"
+    cli("fit", "--config", DIGITS, *args(tmp_path), "--trainer.max_epochs=2", root=root)
+    # The whole run root moves (another disk, another machine) and the old place is gone.
+    moved_root = tmp_path / "elsewhere"
+    shutil.move(root, moved_root)
+    (moved,) = run_dirs(moved_root)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cli("fit", "--config", str(moved / "config.yaml"), "--trainer.max_epochs=4", root=moved_root)
+    # Without the re-rooting Lightning drops the ranking ("dirpath has changed"): epoch 3 would become the
+    # best checkpoint whatever its loss, and the best score of epochs 1-2 would be forgotten.
+    assert not [w for w in caught if "dirpath has changed" in str(w.message)]
+    final = last(moved)
+    assert_same_training_state(final, last(straight))
+    for key, state in final["callbacks"].items():
+        if key.startswith("ModelCheckpoint"):
+            assert Path(state["dirpath"]) == moved / "checkpoints", key
+            assert all(Path(path).parent == moved / "checkpoints" for path in state["best_k_models"]), key
+    assert not root.exists(), "nothing was written to the old place"

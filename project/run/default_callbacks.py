@@ -2,9 +2,9 @@
 
 For ``fit``: the ``checkpoint:`` group's best checkpoints and a ``last.ckpt`` after every epoch, the
 ``early_stopping:`` group, ``run_info.json``, graceful SIGTERM/SIGINT, the non-finite-loss guard, RNG states
-in checkpoints, no full garbage collections of start-up objects and the learning rates; for every
-subcommand, the sparse progress bar. A callback of the same class in ``trainer.callbacks`` (e.g.
-``NonFiniteLossGuard`` with ``action: skip``) is kept instead of the default.
+in checkpoints, checkpoint rankings that survive a moved run dir, no full garbage collections of start-up
+objects and the learning rates; for every subcommand, the sparse progress bar. A callback of the same class in
+``trainer.callbacks`` (e.g. ``NonFiniteLossGuard`` with ``action: skip``) is kept instead of the default.
 """
 
 from typing import Any
@@ -19,6 +19,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from project.callbacks.frozen_heap import FrozenStartupHeap
 from project.callbacks.graceful_stop import GracefulStop
 from project.callbacks.learning_rate import LearningRateLogger
+from project.callbacks.moved_run import MovedRunCheckpoints
 from project.callbacks.non_finite_loss import NonFiniteLossGuard
 from project.callbacks.progress import SparseRichProgressBar
 from project.callbacks.rng_state import RNGStateCheckpoint
@@ -68,6 +69,7 @@ def default_callbacks(
         GracefulStop(dirpath=str(run_dir.checkpoints)),
         NonFiniteLossGuard(),
         RNGStateCheckpoint(),
+        MovedRunCheckpoints(),
         FrozenStartupHeap(),
     ):
         if not any(issubclass(p, type(callback)) for p in present):
