@@ -29,7 +29,9 @@ def test_bench_smoke_runs_every_kind_with_equal_losses_and_writes_its_table(tmp_
     gates = {name: passed for name, _, _, passed in json.loads(out.read_text())["gates"]["tiny_mlp"]}
     assert gates["final losses equal (largest difference)"], "raw, bare and template did the same work"
     calls = json.loads(out.read_text())["tiny_mlp"]["calls_per_step"]
-    assert calls["bare"] > 1000 and calls["template"] > 1000, calls  # both counted: a step makes thousands
+    # Both counted (a step makes thousands of calls), and the template makes no more than Lightning's floor
+    # (project/model/hook_name.py saves more than the template's own hooks cost).
+    assert 1000 < calls["template"] <= calls["bare"], calls
     lockstep = json.loads(out.read_text())["tiny_mlp"]["lockstep"]
     assert lockstep["groups"] >= 1 and lockstep["loss_spread"] <= 1e-5, lockstep
     assert lockstep["run_count"] == len(lockstep["runs"]) == 1, lockstep
